@@ -1,0 +1,28 @@
+#pragma once
+// slimctl's command groups. Each group adds its subcommands to the CLI11 app; a command's
+// callback stores its exit code in Context::exit_code.
+//
+// Exit codes scripts can rely on (also in docs/slimctl.md):
+//   0 success, 1 the operation failed, 2 bad input (file, flag or value),
+//   3 the daemon is not running or not reachable, 4 permission denied.
+#include <CLI/CLI.hpp>
+
+namespace slimcache::agent::cli {
+
+enum ExitCode : int {
+  k_exit_ok = 0,
+  k_exit_failure = 1,
+  k_exit_bad_input = 2,
+  k_exit_no_daemon = 3,
+  k_exit_permission = 4,
+};
+
+struct Context {
+  int exit_code = k_exit_ok;
+};
+
+void add_solver_commands(CLI::App& app, Context& ctx);  // instance, solve  (cmd_solve.cpp)
+void add_replay_command(CLI::App& app, Context& ctx);   // replay           (cmd_replay.cpp)
+void add_sim_command(CLI::App& app, Context& ctx);      // sim              (cmd_sim.cpp)
+
+}  // namespace slimcache::agent::cli
