@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   cli::add_solver_commands(app, ctx);
   cli::add_replay_command(app, ctx);
   cli::add_sim_command(app, ctx);
+  cli::add_config_command(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

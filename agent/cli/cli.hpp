@@ -24,5 +24,6 @@ struct Context {
 void add_solver_commands(CLI::App& app, Context& ctx);  // instance, solve  (cmd_solve.cpp)
 void add_replay_command(CLI::App& app, Context& ctx);   // replay           (cmd_replay.cpp)
 void add_sim_command(CLI::App& app, Context& ctx);      // sim              (cmd_sim.cpp)
+void add_config_command(CLI::App& app, Context& ctx);   // config check     (cmd_config.cpp)
 
 }  // namespace slimcache::agent::cli
