@@ -10,4 +10,6 @@ set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE BOTH)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
 set(CMAKE_FIND_ROOT_PATH /usr/arm-linux-gnueabihf /usr/lib/arm-linux-gnueabihf /)
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-arm-static;-L;/usr/arm-linux-gnueabihf)
+# Multiarch puts the target's loader and libraries where qemu finds them without -L.
+find_program(SLIMCACHE_QEMU NAMES qemu-arm qemu-arm-static REQUIRED)
+set(CMAKE_CROSSCOMPILING_EMULATOR ${SLIMCACHE_QEMU})
