@@ -1,0 +1,505 @@
+#include "solver/algorithms.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <numeric>
+#include <queue>
+#include <tuple>
+
+#include "solver/evaluator.hpp"
+#include "solver/random.hpp"
+
+namespace slimcache::solver {
+
+namespace {
+
+constexpr std::array<Algorithm, 8> k_all{Algorithm::greedy,     Algorithm::sgd,
+                                         Algorithm::sgd_fast,   Algorithm::random,
+                                         Algorithm::popularity, Algorithm::popularity_distinct,
+                                         Algorithm::layer_uniform, Algorithm::greedy_marginal};
+constexpr std::array<std::pair<Algorithm, std::string_view>, 9> k_names{{
+    {Algorithm::greedy, "greedy"},
+    {Algorithm::sgd, "sgd"},
+    {Algorithm::sgd_fast, "sgd-fast"},
+    {Algorithm::random, "random"},
+    {Algorithm::popularity, "popularity"},
+    {Algorithm::popularity_distinct, "popularity-distinct"},
+    {Algorithm::layer_uniform, "layer-uniform"},
+    {Algorithm::greedy_marginal, "greedy-marginal"},
+    {Algorithm::brute_force, "brute-force"},
+}};
+
+double migration_bytes(const Problem& p, const Placement& x, const MigrationCost& m) {
+  if (m.current == nullptr) return 0.0;
+  double bytes = 0.0;
+  for (std::size_t n = 0; n < p.num_nodes; ++n)
+    for (std::size_t g = 0; g < p.num_experts; ++g)
+      if (x.has(n, g) && !m.current->has(n, g)) bytes += static_cast<double>(p.size[g]);
+  return bytes;
+}
+
+SolveResult finish(const Problem& p, const Placement& x, const SolveOptions& opt) {
+  Evaluator ev(p);
+  ev.reset(x);
+  SolveResult r;
+  r.placement = x;
+  r.latency_s = ev.latency();
+  r.empty_latency_s = ev.empty_latency();
+  r.reduction_s = r.empty_latency_s - r.latency_s;
+  r.migration_bytes = migration_bytes(p, x, opt.migration);
+  return r;
+}
+
+std::vector<double> global_popularity(const Problem& p) {
+  std::vector<double> pop(p.num_experts, 0.0);
+  for (std::size_t u = 0; u < p.num_clients; ++u)
+    for (std::size_t g = 0; g < p.num_experts; ++g) pop[g] += p.popularity[u * p.num_experts + g];
+  return pop;
+}
+
+std::vector<std::uint32_t> by_popularity(const Problem& p) {
+  const auto pop = global_popularity(p);
+  std::vector<std::uint32_t> order(p.num_experts);
+  std::iota(order.begin(), order.end(), 0u);
+  std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return pop[a] > pop[b]; });
+  return order;
+}
+
+Placement random_placement(const Problem& p, std::uint64_t seed) {
+  Placement x(p.num_nodes, p.num_experts);
+  SplitMix64 rng(seed);
+  std::vector<std::uint32_t> order(p.num_experts);
+  for (std::size_t n = 0; n < p.num_nodes; ++n) {
+    std::iota(order.begin(), order.end(), 0u);
+    rng.shuffle(order);
+    std::uint64_t left = p.budget[n];
+    for (auto g : order)
+      if (p.size[g] <= left) {
+        x.set(n, g, true);
+        left -= p.size[g];
+      }
+  }
+  return x;
+}
+
+Placement popularity_placement(const Problem& p) {
+  Placement x(p.num_nodes, p.num_experts);
+  const auto order = by_popularity(p);
+  for (std::size_t n = 0; n < p.num_nodes; ++n) {
+    std::uint64_t left = p.budget[n];
+    for (auto g : order)
+      if (p.size[g] <= left) {
+        x.set(n, g, true);
+        left -= p.size[g];
+      }
+  }
+  return x;
+}
+
+// Nodes by lambda-weighted mean serving latency to the clients, nearest first.
+std::vector<std::size_t> nodes_nearest_first(const Problem& p) {
+  std::vector<double> dist(p.num_nodes, 0.0);
+  for (std::size_t n = 0; n < p.num_nodes; ++n)
+    for (std::size_t u = 0; u < p.num_clients; ++u)
+      for (std::size_t l = 0; l < p.num_layers; ++l)
+        dist[n] += p.client_weight[u] * std::min(p.serve_latency(u, n, l), 1e9);
+  std::vector<std::size_t> order(p.num_nodes);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return dist[a] < dist[b]; });
+  return order;
+}
+
+Placement popularity_distinct_placement(const Problem& p) {
+  Placement x(p.num_nodes, p.num_experts);
+  const auto nodes = nodes_nearest_first(p);
+  std::vector<std::uint64_t> left(p.budget);
+  for (auto g : by_popularity(p))
+    for (auto n : nodes)
+      if (p.size[g] <= left[n]) {
+        x.set(n, g, true);
+        left[n] -= p.size[g];
+        break;
+      }
+  return x;
+}
+
+Placement layer_uniform_placement(const Problem& p) {
+  Placement x(p.num_nodes, p.num_experts);
+  const auto pop = global_popularity(p);
+  for (std::size_t n = 0; n < p.num_nodes; ++n) {
+    const std::uint64_t share = p.budget[n] / p.num_layers;
+    for (std::size_t l = 0; l < p.num_layers; ++l) {
+      std::vector<std::uint32_t> order;
+      for (std::size_t g = p.layer_begin[l]; g < p.layer_begin[l + 1]; ++g) order.push_back(static_cast<std::uint32_t>(g));
+      std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return pop[a] > pop[b]; });
+      std::uint64_t left = share;
+      for (auto g : order)
+        if (p.size[g] <= left) {
+          x.set(n, g, true);
+          left -= p.size[g];
+        }
+    }
+  }
+  return x;
+}
+
+// Exact K = 1, one client, uniform sizes: a transportation problem (experts -> nodes with
+// capacities), solved by successive shortest paths on the node-side graph (Bellman-Ford
+// over nodes; an edge n -> m moves an expert assigned to n over to m).
+Placement flow_placement(const Problem& p) {
+  const std::size_t G = p.num_experts, N = p.num_nodes;
+  std::vector<double> v(G * N, 0.0);
+  for (std::size_t g = 0; g < G; ++g) {
+    double w = 0.0;
+    for (auto s : p.sets_of(0, g)) w += p.set_weight[s];
+    const std::size_t l = p.layer_of[g];
+    for (std::size_t n = 0; n < N; ++n)
+      v[g * N + n] = w * std::max(0.0, p.fallback_latency(0, l) - p.serve_latency(0, n, l));
+  }
+  std::vector<std::size_t> cap(N), load(N, 0);
+  for (std::size_t n = 0; n < N; ++n) cap[n] = static_cast<std::size_t>(p.budget[n] / p.size[0]);
+  constexpr std::size_t k_none = static_cast<std::size_t>(-1);
+  std::vector<std::size_t> assign(G, k_none);
+  constexpr double k_inf = 1e300;
+  std::vector<double> dist(N), via(N * N);
+  std::vector<std::size_t> src(N), pred(N), pred_e(N), via_e(N * N);
+  for (std::size_t iter = 0; iter <= G; ++iter) {
+    std::fill(dist.begin(), dist.end(), k_inf);
+    for (std::size_t g = 0; g < G; ++g) {
+      if (assign[g] != k_none) continue;
+      for (std::size_t n = 0; n < N; ++n)
+        if (v[g * N + n] > 0.0 && -v[g * N + n] < dist[n]) {
+          dist[n] = -v[g * N + n];
+          src[n] = g;
+        }
+    }
+    std::fill(via.begin(), via.end(), k_inf);
+    for (std::size_t g = 0; g < G; ++g) {
+      const std::size_t from = assign[g];
+      if (from == k_none) continue;
+      for (std::size_t m = 0; m < N; ++m) {
+        const double c = v[g * N + from] - v[g * N + m];
+        if (m != from && c < via[from * N + m]) {
+          via[from * N + m] = c;
+          via_e[from * N + m] = g;
+        }
+      }
+    }
+    std::fill(pred.begin(), pred.end(), k_none);
+    for (std::size_t round = 0; round < N; ++round) {
+      bool changed = false;
+      for (std::size_t a = 0; a < N; ++a) {
+        if (dist[a] >= k_inf) continue;
+        for (std::size_t b = 0; b < N; ++b) {
+          const double c = via[a * N + b];
+          if (c >= k_inf || dist[a] + c >= dist[b] - 1e-15 * std::abs(dist[b])) continue;
+          dist[b] = dist[a] + c;
+          pred[b] = a;
+          pred_e[b] = via_e[a * N + b];
+          changed = true;
+        }
+      }
+      if (!changed) break;
+    }
+    std::size_t t = k_none;
+    for (std::size_t n = 0; n < N; ++n)
+      if (load[n] < cap[n] && dist[n] < 0.0 && (t == k_none || dist[n] < dist[t])) t = n;
+    if (t == k_none) break;
+    std::size_t cur = t;
+    ++load[t];
+    for (std::size_t step = 0; step <= N; ++step) {
+      if (pred[cur] == k_none) {
+        assign[src[cur]] = cur;
+        break;
+      }
+      assign[pred_e[cur]] = cur;
+      cur = pred[cur];
+    }
+  }
+  Placement x(N, G);
+  for (std::size_t g = 0; g < G; ++g)
+    if (assign[g] != k_none) x.set(assign[g], g, true);
+  return x;
+}
+
+Placement greedy_placement(const Problem& p, std::string& note) {
+  if (p.top_k == 1 && p.uniform_sizes && p.num_clients == 1) {
+    note = "exact: min-cost flow (K=1, uniform sizes, one client)";
+    return flow_placement(p);
+  }
+  Evaluator ev(p);
+  using Entry = std::tuple<double, std::uint32_t, std::uint32_t>;  // density, node, expert
+  std::priority_queue<Entry> heap;
+  double best_single = 0.0;
+  std::size_t single_n = 0, single_g = 0;
+  for (std::size_t n = 0; n < p.num_nodes; ++n)
+    for (std::size_t g = 0; g < p.num_experts; ++g) {
+      if (p.size[g] > p.budget[n]) continue;
+      const double gain = ev.gain_if_added(n, g);
+      if (gain <= 0.0) continue;
+      if (gain > best_single) {
+        best_single = gain;
+        single_n = n;
+        single_g = g;
+      }
+      heap.emplace(gain / static_cast<double>(p.size[g]), static_cast<std::uint32_t>(n), static_cast<std::uint32_t>(g));
+    }
+  std::vector<std::uint64_t> left(p.budget);
+  while (!heap.empty()) {
+    auto [key, n, g] = heap.top();
+    heap.pop();
+    if (p.size[g] > left[n] || ev.placement().has(n, g)) continue;
+    const double gain = ev.gain_if_added(n, g);
+    if (gain <= 0.0) continue;
+    const double density = gain / static_cast<double>(p.size[g]);
+    if (heap.empty() || density >= std::get<0>(heap.top())) {
+      ev.add(n, g);
+      left[n] -= p.size[g];
+    } else {
+      heap.emplace(density, n, g);
+    }
+  }
+  if (best_single > ev.reduction()) {
+    note = "best single item beat the density greedy";
+    Placement x(p.num_nodes, p.num_experts);
+    x.set(single_n, single_g, true);
+    return x;
+  }
+  return ev.placement();
+}
+
+// K = 1 surrogate built from the marginals: singleton sets weighted by popularity.
+Problem marginal_problem(const Problem& p) {
+  Problem q = p;
+  q.top_k = 1;
+  q.set_members.clear();
+  q.set_weight.clear();
+  q.set_client.clear();
+  q.sets_begin.assign(p.num_clients * p.num_layers + 1, 0);
+  for (std::size_t u = 0; u < p.num_clients; ++u)
+    for (std::size_t l = 0; l < p.num_layers; ++l) {
+      for (std::size_t g = p.layer_begin[l]; g < p.layer_begin[l + 1]; ++g) {
+        const double w = p.popularity[u * p.num_experts + g];
+        if (w <= 0.0) continue;
+        q.set_members.push_back(static_cast<std::uint32_t>(g));
+        q.set_weight.push_back(w);
+        q.set_client.push_back(static_cast<std::uint32_t>(u));
+      }
+      q.sets_begin[u * p.num_layers + l + 1] = q.set_weight.size();
+    }
+  q.index_begin.assign(p.num_clients * p.num_experts + 1, 0);
+  for (std::size_t s = 0; s < q.num_sets(); ++s) ++q.index_begin[q.set_client[s] * p.num_experts + q.set_members[s] + 1];
+  std::partial_sum(q.index_begin.begin(), q.index_begin.end(), q.index_begin.begin());
+  q.index_sets.resize(q.num_sets());
+  std::vector<std::size_t> fill(q.index_begin.begin(), q.index_begin.end() - 1);
+  for (std::size_t s = 0; s < q.num_sets(); ++s)
+    q.index_sets[fill[q.set_client[s] * p.num_experts + q.set_members[s]]++] = static_cast<std::uint32_t>(s);
+  return q;
+}
+
+struct Ascent {
+  Placement placement;
+  double objective = 0.0;
+  std::size_t passes = 0;
+};
+
+// Best-response passes over the nodes from `start` (MODEL.md 3.3 steps 1-3).
+Ascent best_response(const Problem& p, const SolveOptions& opt, Combine combine, const Placement& start) {
+  Evaluator ev(p);
+  ev.reset(start);
+  // Node order: expected benefit to the clients, ties by id.
+  std::vector<double> benefit(p.num_nodes, 0.0);
+  for (std::size_t n = 0; n < p.num_nodes; ++n)
+    for (std::size_t u = 0; u < p.num_clients; ++u)
+      for (std::size_t l = 0; l < p.num_layers; ++l)
+        benefit[n] += p.client_weight[u] * std::max(0.0, p.fallback_latency(u, l) - p.serve_latency(u, n, l));
+  std::vector<std::size_t> order(p.num_nodes);
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return benefit[a] > benefit[b]; });
+
+  SingleNodeOptions sn;
+  sn.combine = combine;
+  sn.epsilon = opt.epsilon;
+  sn.migration = opt.migration;
+  const double mu = opt.migration.current != nullptr ? opt.migration.seconds_per_byte : 0.0;
+  auto objective = [&]() { return ev.reduction() - mu * migration_bytes(p, ev.placement(), opt.migration); };
+  double j = objective();
+  const double tolerance = 1e-12 * std::max(ev.empty_latency(), 1e-300);
+  std::size_t passes = 0;
+  while (passes < opt.max_passes) {
+    ++passes;
+    double pass_gain = 0.0;
+    for (auto n : order) {
+      const SingleNodeResult res = solve_single_node(ev, n, sn);
+      std::vector<std::uint32_t> old;
+      for (std::size_t g = 0; g < p.num_experts; ++g)
+        if (ev.placement().has(n, g)) old.push_back(static_cast<std::uint32_t>(g));
+      if (old == res.experts) continue;
+      for (auto g : old) ev.remove(n, g);
+      for (auto g : res.experts) ev.add(n, g);
+      const double next = objective();
+      if (next > j + tolerance) {
+        pass_gain += next - j;
+        j = next;
+      } else {
+        for (auto g : res.experts) ev.remove(n, g);
+        for (auto g : old) ev.add(n, g);
+      }
+    }
+    if (pass_gain <= opt.min_relative_gain * std::max(j, 0.0) || pass_gain <= tolerance) break;
+  }
+  return Ascent{ev.placement(), j, passes};
+}
+
+Placement greedy_placement(const Problem& p, std::string& note);
+Problem marginal_problem(const Problem& p);
+
+// sgd: best-response passes from the warm start (or nothing) and from the best of the
+// cheap baselines (popularity, popularity-distinct, layer-uniform, greedy-marginal);
+// the better end point wins. The second start lets several nodes' partial copies of a
+// co-activated set combine, which node-by-node moves from nothing cannot discover, and
+// makes sgd never worse than those baselines.
+Expected<SolveResult, SolveError> successive_greedy(const Problem& p, const SolveOptions& opt, Combine combine) {
+  Placement start(p.num_nodes, p.num_experts);
+  if (opt.warm_start != nullptr) {
+    if (!is_feasible(p, *opt.warm_start))
+      return Unexpected(SolveError{"the warm-start placement does not fit this instance (shape or budgets)"});
+    start = *opt.warm_start;
+  }
+  if (opt.migration.current != nullptr &&
+      (opt.migration.current->num_nodes != p.num_nodes || opt.migration.current->num_experts != p.num_experts))
+    return Unexpected(SolveError{"the current placement for the migration cost has the wrong shape"});
+  const double mu = opt.migration.current != nullptr ? opt.migration.seconds_per_byte : 0.0;
+  Evaluator ev(p);
+  auto objective_of = [&](const Placement& x) {
+    ev.reset(x);
+    return ev.reduction() - mu * migration_bytes(p, x, opt.migration);
+  };
+  std::string ignored;
+  const Problem marginal = marginal_problem(p);
+  Placement seed = start;
+  double seed_j = objective_of(start);
+  for (Placement cand : {popularity_placement(p), popularity_distinct_placement(p), layer_uniform_placement(p),
+                         greedy_placement(marginal, ignored)}) {
+    const double j = objective_of(cand);
+    if (j > seed_j) {
+      seed_j = j;
+      seed = std::move(cand);
+    }
+  }
+  Ascent best = best_response(p, opt, combine, start);
+  std::string from = opt.warm_start != nullptr ? "the warm start" : "nothing";
+  if (!(seed == start)) {
+    Ascent other = best_response(p, opt, combine, seed);
+    if (other.objective > best.objective) {
+      best = std::move(other);
+      from = "the best baseline";
+    }
+  }
+  SolveResult r = finish(p, best.placement, opt);
+  r.passes = best.passes;
+  r.note = std::to_string(best.passes) + " best-response pass(es) from " + from;
+  return r;
+}
+
+Expected<SolveResult, SolveError> brute_force(const Problem& p, const SolveOptions& opt) {
+  const std::size_t G = p.num_experts;
+  if (G > 24)
+    return Unexpected(SolveError{"brute-force handles at most 24 experts in total; this instance has " +
+                                 std::to_string(G) + " (use milp or sgd)"});
+  std::vector<std::vector<std::uint32_t>> maximal(p.num_nodes);
+  double combos = 1.0;
+  for (std::size_t n = 0; n < p.num_nodes; ++n) {
+    for (std::uint32_t mask = 0; mask < (1U << G); ++mask) {
+      std::uint64_t used = 0;
+      for (std::size_t g = 0; g < G; ++g)
+        if (mask >> g & 1U) used += p.size[g];
+      if (used > p.budget[n]) continue;
+      bool is_max = true;
+      for (std::size_t g = 0; g < G && is_max; ++g)
+        if (!(mask >> g & 1U) && used + p.size[g] <= p.budget[n]) is_max = false;
+      if (is_max) maximal[n].push_back(mask);
+    }
+    combos *= static_cast<double>(maximal[n].size());
+    if (combos > static_cast<double>(opt.brute_force_limit))
+      return Unexpected(SolveError{"brute-force refuses: more than " + std::to_string(opt.brute_force_limit) +
+                                   " placements to enumerate (use milp or sgd)"});
+  }
+  Evaluator ev(p);
+  double best = ev.latency();
+  Placement best_x = ev.placement();
+  auto apply = [&](std::size_t n, std::uint32_t mask, bool on) {
+    for (std::size_t g = 0; g < G; ++g)
+      if (mask >> g & 1U) {
+        if (on) ev.add(n, g);
+        else ev.remove(n, g);
+      }
+  };
+  auto recurse = [&](auto&& self, std::size_t n) -> void {
+    if (n == p.num_nodes) {
+      if (ev.latency() < best - 1e-15) {
+        best = ev.latency();
+        best_x = ev.placement();
+      }
+      return;
+    }
+    for (auto mask : maximal[n]) {
+      apply(n, mask, true);
+      self(self, n + 1);
+      apply(n, mask, false);
+    }
+  };
+  recurse(recurse, 0);
+  SolveResult r = finish(p, best_x, opt);
+  r.status = SolveStatus::optimal;
+  r.note = "exact: enumerated " + std::to_string(static_cast<std::uint64_t>(combos)) + " placements";
+  return r;
+}
+
+}  // namespace
+
+std::span<const Algorithm> all_algorithms() { return k_all; }
+
+std::string_view algorithm_name(Algorithm a) {
+  for (const auto& [alg, name] : k_names)
+    if (alg == a) return name;
+  return "unknown";
+}
+
+std::optional<Algorithm> find_algorithm(std::string_view name) {
+  for (const auto& [alg, n] : k_names)
+    if (n == name) return alg;
+  return std::nullopt;
+}
+
+Expected<SolveResult, SolveError> solve(const Problem& p, Algorithm algorithm, const SolveOptions& opt) {
+  switch (algorithm) {
+    case Algorithm::sgd: return successive_greedy(p, opt, Combine::exact);
+    case Algorithm::sgd_fast: return successive_greedy(p, opt, Combine::fast);
+    case Algorithm::brute_force: return brute_force(p, opt);
+    case Algorithm::random: return finish(p, random_placement(p, opt.seed), opt);
+    case Algorithm::popularity: return finish(p, popularity_placement(p), opt);
+    case Algorithm::popularity_distinct: return finish(p, popularity_distinct_placement(p), opt);
+    case Algorithm::layer_uniform: return finish(p, layer_uniform_placement(p), opt);
+    case Algorithm::greedy: {
+      std::string note;
+      Placement x = greedy_placement(p, note);
+      SolveResult r = finish(p, x, opt);
+      r.note = note;
+      if (note.rfind("exact", 0) == 0) r.status = SolveStatus::optimal;
+      return r;
+    }
+    case Algorithm::greedy_marginal: {
+      const Problem q = marginal_problem(p);
+      std::string note;
+      Placement x = greedy_placement(q, note);
+      SolveResult r = finish(p, x, opt);
+      r.note = "K=1 greedy on marginals";
+      return r;
+    }
+  }
+  return Unexpected(SolveError{"unknown algorithm"});
+}
+
+}  // namespace slimcache::solver

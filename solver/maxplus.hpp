@@ -1,0 +1,43 @@
+#pragma once
+// Combining per-layer profiles under one budget: the (max,+) convolution chain of
+// MODEL.md section 3.3.
+//
+// Input: profiles g_l, where g_l[c] is the best gain of layer l using at most c budget
+// units (c = 0 .. size-1). Profiles must be non-decreasing with g_l[0] >= 0; use
+// make_staircase() to turn any achievable-points list into one. Capacity C units.
+//
+//   G_0(c) = 0,   G_l(c) = max_{0 <= k <= c} G_{l-1}(c - k) + g_l(k),   answer G_L(C)
+//
+// combine_exact: the DP above, O(sum_l C * |g_l|) time, O(L * C) memory. Exact.
+//
+// combine_fast: (1 - eps)-approximate, usually in O(P log P) for P = total profile length.
+//   1. Upper concave envelope of each profile (exact when the profile is concave).
+//   2. Take envelope segments by decreasing slope while they fit (the classic greedy for a
+//      separable concave knapsack); the first segment that does not fit, taken
+//      fractionally, gives an upper bound UB >= OPT (LP relaxation of the envelopes).
+//   3. Repair: spend the leftover units on the real profiles, best single-layer extension
+//      first, until nothing improves.
+//   4. Certificate: if value >= (1 - eps) * UB the answer is returned; otherwise the exact
+//      DP runs. Guarantee (always): value >= (1 - eps) * OPT. When every profile is
+//      concave the greedy is exact and the certificate always holds.
+#include <cstddef>
+#include <span>
+#include <vector>
+
+namespace slimcache::solver {
+
+struct Combination {
+  std::vector<std::size_t> units;  // units given to each layer (an index into its profile)
+  double value = 0.0;              // sum_l g_l[units[l]]
+  bool used_exact_dp = false;      // combine_fast fell back to the DP (certificate failed)
+  double upper_bound = 0.0;        // combine_fast: the LP bound (equals value for the DP)
+};
+
+// Non-decreasing prefix maximum, clamped at 0 (taking nothing is always possible).
+void make_staircase(std::vector<double>& profile);
+
+[[nodiscard]] Combination combine_exact(std::span<const std::vector<double>> profiles, std::size_t capacity);
+[[nodiscard]] Combination combine_fast(std::span<const std::vector<double>> profiles, std::size_t capacity,
+                                       double epsilon);
+
+}  // namespace slimcache::solver

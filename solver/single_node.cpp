@@ -1,0 +1,262 @@
+#include "solver/single_node.hpp"
+
+#include <algorithm>
+#include <numeric>
+#include <queue>
+#include <tuple>
+
+#include "solver/maxplus.hpp"
+
+namespace slimcache::solver {
+
+std::uint64_t budget_unit(const Problem& p, std::size_t node) {
+  if (p.num_experts == 0) return 1;
+  if (p.uniform_sizes) return p.size[0];
+  std::uint64_t g = 0;
+  for (auto s : p.size) g = std::gcd(g, s);
+  constexpr std::uint64_t k_max_units = std::uint64_t{1} << 16;
+  const std::uint64_t budget = p.budget[node];
+  if (budget / g > k_max_units) g = std::max(g, (budget + k_max_units - 1) / k_max_units);
+  return g;
+}
+
+namespace {
+
+struct Choice {
+  int kind = -1;          // -1 nothing, 0.. chain index, 100 enumeration mask
+  std::uint64_t arg = 0;  // prefix length or mask
+};
+
+struct LayerSolver {
+  const Problem& p;
+  const Placement& x;
+  std::size_t n;
+  const SingleNodeOptions& opt;
+  std::uint64_t unit;
+  std::size_t capacity;
+  // scratch
+  std::vector<double> dl, dcur, a, cost, base_lat, lat;
+  std::vector<std::size_t> units;
+
+  LayerSolver(const Problem& prob, const Placement& pl, std::size_t node, const SingleNodeOptions& o)
+      : p(prob), x(pl), n(node), opt(o), unit(budget_unit(prob, node)),
+        capacity(static_cast<std::size_t>(prob.budget[node] / unit)), lat(prob.num_sets(), 0.0) {
+    base_lat.assign(prob.num_sets(), 0.0);
+  }
+
+  std::size_t first_set(std::size_t u, std::size_t l) const { return p.sets_begin[u * p.num_layers + l]; }
+  std::size_t end_set(std::size_t u, std::size_t l) const { return p.sets_begin[u * p.num_layers + l + 1]; }
+
+  void prepare(std::size_t l) {
+    const std::size_t E = p.layer_size(l), gb = p.layer_begin[l], U = p.num_clients;
+    dl.assign(U * E, 0.0);
+    a.assign(U, 0.0);
+    for (std::size_t u = 0; u < U; ++u) {
+      a[u] = p.serve_latency(u, n, l);
+      for (std::size_t e = 0; e < E; ++e) {
+        double d = p.fallback_latency(u, l);
+        for (std::size_t m = 0; m < p.num_nodes; ++m)
+          if (m != n && x.has(m, gb + e)) d = std::min(d, p.serve_latency(u, m, l));
+        dl[u * E + e] = d;
+      }
+      for (std::size_t s = first_set(u, l); s < end_set(u, l); ++s) {
+        double worst = 0.0;
+        for (auto g : p.members(s)) worst = std::max(worst, dl[u * E + (g - gb)]);
+        base_lat[s] = worst;
+      }
+    }
+    cost.assign(E, 0.0);
+    units.assign(E, 0);
+    for (std::size_t e = 0; e < E; ++e) {
+      const std::size_t g = gb + e;
+      units[e] = static_cast<std::size_t>((p.size[g] + unit - 1) / unit);
+      if (opt.migration.current != nullptr && !opt.migration.current->has(n, g))
+        cost[e] = opt.migration.seconds_per_byte * static_cast<double>(p.size[g]);
+    }
+  }
+
+  // Exact J value after each prefix of the chain: values[i] = J(first i experts).
+  std::vector<double> evaluate_chain(std::size_t l, const std::vector<std::uint32_t>& chain) {
+    const std::size_t E = p.layer_size(l), gb = p.layer_begin[l], U = p.num_clients;
+    dcur = dl;
+    for (std::size_t u = 0; u < U; ++u)
+      for (std::size_t s = first_set(u, l); s < end_set(u, l); ++s) lat[s] = base_lat[s];
+    std::vector<double> values{0.0};
+    values.reserve(chain.size() + 1);
+    double acc = 0.0;
+    for (auto e : chain) {
+      const std::size_t g = gb + e;
+      for (std::size_t u = 0; u < U; ++u) {
+        const double old = dcur[u * E + e];
+        if (!(a[u] < old)) continue;
+        dcur[u * E + e] = a[u];
+        for (auto s : p.sets_of(u, g)) {
+          const double cur = lat[s];
+          if (old < cur) continue;
+          double next = 0.0;
+          for (auto h : p.members(s)) next = std::max(next, dcur[u * E + (h - gb)]);
+          acc += p.set_weight[s] * (cur - next);
+          lat[s] = next;
+        }
+      }
+      acc -= cost[e];
+      values.push_back(acc);
+    }
+    return values;
+  }
+
+  // Peeling chain and popularity chain (see the header).
+  std::pair<std::vector<std::uint32_t>, std::vector<std::uint32_t>> chains(std::size_t l) {
+    const std::size_t E = p.layer_size(l), gb = p.layer_begin[l], U = p.num_clients;
+    std::vector<double> score(E, 0.0);
+    for (std::size_t e = 0; e < E; ++e) score[e] = -cost[e];
+    std::vector<double> value;  // per set of the layer, in visiting order
+    struct SetRef { std::size_t s, u; };
+    std::vector<SetRef> refs;
+    std::vector<std::size_t> set_slot(0);
+    for (std::size_t u = 0; u < U; ++u)
+      for (std::size_t s = first_set(u, l); s < end_set(u, l); ++s) {
+        double floor = 0.0;
+        for (auto g : p.members(s)) floor = std::max(floor, std::min(dl[u * E + (g - gb)], a[u]));
+        const double v = p.set_weight[s] * (base_lat[s] - floor);
+        lat[s] = v > 0.0 ? v : -1.0;  // reuse lat[] as "alive value" (negative = dead)
+        if (v <= 0.0) continue;
+        for (auto g : p.members(s))
+          if (dl[u * E + (g - gb)] > a[u]) score[g - gb] += v;
+      }
+    auto density = [&](std::size_t e) { return score[e] / static_cast<double>(units[e]); };
+    std::vector<std::uint32_t> popular(E);
+    std::iota(popular.begin(), popular.end(), 0u);
+    std::stable_sort(popular.begin(), popular.end(), [&](auto i, auto j) { return density(i) > density(j); });
+
+    using Entry = std::tuple<double, std::uint32_t, std::uint32_t>;  // density, expert, version
+    std::priority_queue<Entry, std::vector<Entry>, std::greater<>> heap;
+    std::vector<std::uint32_t> version(E, 0);
+    std::vector<std::uint8_t> removed(E, 0);
+    for (std::size_t e = 0; e < E; ++e) heap.emplace(density(e), static_cast<std::uint32_t>(e), 0u);
+    std::vector<std::uint32_t> order;
+    order.reserve(E);
+    while (!heap.empty() && order.size() < E) {
+      auto [d, e, ver] = heap.top();
+      heap.pop();
+      if (removed[e] || ver != version[e]) continue;
+      removed[e] = 1;
+      order.push_back(e);
+      const std::size_t g = gb + e;
+      for (std::size_t u = 0; u < U; ++u) {
+        if (!(dl[u * E + e] > a[u])) continue;
+        for (auto s : p.sets_of(u, g)) {
+          const double v = lat[s];
+          if (v < 0.0) continue;
+          lat[s] = -1.0;
+          for (auto h : p.members(s)) {
+            const std::size_t he = h - gb;
+            if (removed[he] || !(dl[u * E + he] > a[u])) continue;
+            score[he] -= v;
+            heap.emplace(density(he), static_cast<std::uint32_t>(he), ++version[he]);
+          }
+        }
+      }
+    }
+    std::reverse(order.begin(), order.end());
+    return {std::move(order), std::move(popular)};
+  }
+
+  // Exact best J per exact unit count over all subsets (small layers only).
+  void enumerate(std::size_t l, std::vector<double>& best, std::vector<Choice>& choice) {
+    const std::size_t E = p.layer_size(l), gb = p.layer_begin[l], U = p.num_clients;
+    for (std::uint64_t mask = 1; mask < (std::uint64_t{1} << E); ++mask) {
+      std::size_t used = 0;
+      double value = 0.0;
+      for (std::size_t e = 0; e < E; ++e)
+        if (mask >> e & 1U) {
+          used += units[e];
+          value -= cost[e];
+        }
+      if (used >= best.size()) continue;
+      for (std::size_t u = 0; u < U; ++u)
+        for (std::size_t s = first_set(u, l); s < end_set(u, l); ++s) {
+          double worst = 0.0;
+          for (auto g : p.members(s)) {
+            const std::size_t e = g - gb;
+            double d = dl[u * E + e];
+            if (mask >> e & 1U) d = std::min(d, a[u]);
+            worst = std::max(worst, d);
+          }
+          value += p.set_weight[s] * (base_lat[s] - worst);
+        }
+      if (value > best[used]) {
+        best[used] = value;
+        choice[used] = Choice{100, mask};
+      }
+    }
+  }
+};
+
+}  // namespace
+
+SingleNodeResult solve_single_node(const Evaluator& eval, std::size_t node, const SingleNodeOptions& opt) {
+  const Problem& p = eval.problem();
+  const Placement& x = eval.placement();
+  LayerSolver ls(p, x, node, opt);
+  const std::size_t L = p.num_layers;
+  std::vector<std::vector<double>> profiles(L);
+  std::vector<std::vector<Choice>> choices(L);
+  std::vector<std::vector<std::vector<std::uint32_t>>> layer_chains(L);
+  for (std::size_t l = 0; l < L; ++l) {
+    ls.prepare(l);
+    const std::size_t E = p.layer_size(l);
+    std::size_t total_units = 0;
+    for (auto un : ls.units) total_units += un;
+    const std::size_t len = std::min(ls.capacity, total_units) + 1;
+    std::vector<double> best(len, 0.0);
+    std::vector<Choice> choice(len);
+    auto [peel, popular] = ls.chains(l);
+    layer_chains[l] = {std::move(peel), std::move(popular)};
+    for (std::size_t c = 0; c < layer_chains[l].size(); ++c) {
+      const auto& chain = layer_chains[l][c];
+      const auto values = ls.evaluate_chain(l, chain);
+      std::size_t used = 0;
+      for (std::size_t i = 1; i < values.size(); ++i) {
+        used += ls.units[chain[i - 1]];
+        if (used >= len) break;
+        if (values[i] > best[used]) {
+          best[used] = values[i];
+          choice[used] = Choice{static_cast<int>(c), i};
+        }
+      }
+    }
+    std::size_t set_work = 0;
+    for (std::size_t u = 0; u < p.num_clients; ++u)
+      set_work += (ls.end_set(u, l) - ls.first_set(u, l)) * p.top_k;
+    if (E < 24 && (std::size_t{1} << E) * (set_work + E) <= opt.enumerate_work_limit) ls.enumerate(l, best, choice);
+    // Staircase: best with at most c units.
+    for (std::size_t c = 1; c < len; ++c)
+      if (best[c - 1] >= best[c]) {
+        best[c] = best[c - 1];
+        choice[c] = choice[c - 1];
+      }
+    profiles[l] = std::move(best);
+    choices[l] = std::move(choice);
+  }
+  const Combination comb = opt.combine == Combine::exact ? combine_exact(profiles, ls.capacity)
+                                                         : combine_fast(profiles, ls.capacity, opt.epsilon);
+  SingleNodeResult out;
+  out.used_exact_dp = comb.used_exact_dp;
+  for (std::size_t l = 0; l < L; ++l) {
+    const Choice ch = choices[l][comb.units[l]];
+    const std::size_t gb = p.layer_begin[l];
+    if (ch.kind < 0) continue;
+    out.gain += profiles[l][comb.units[l]];
+    if (ch.kind == 100) {
+      for (std::size_t e = 0; e < p.layer_size(l); ++e)
+        if (ch.arg >> e & 1U) out.experts.push_back(static_cast<std::uint32_t>(gb + e));
+    } else {
+      const auto& chain = layer_chains[l][static_cast<std::size_t>(ch.kind)];
+      for (std::size_t i = 0; i < ch.arg; ++i) out.experts.push_back(static_cast<std::uint32_t>(gb + chain[i]));
+    }
+  }
+  return out;
+}
+
+}  // namespace slimcache::solver

@@ -1,0 +1,63 @@
+#pragma once
+// The single-node subproblem of the successive greedy decomposition (MODEL.md 3.3, 3.5):
+// with every other node's placement fixed, choose node n's content B_n within Q_n
+// maximising
+//     J(B_n) = F(x_{-n} + B_n) - F(x_{-n}) - mu * bytes(B_n \ current_n)
+// (mu = migration cost in seconds of per-token latency per byte; 0 disables it).
+// This is the step each daemon runs in decentralised solving: it reads the others'
+// placements from the evaluator and returns node n's new content; it changes nothing.
+//
+// Method. T separates by layer given x_{-n}, so for every layer l a profile
+// g_l(c) = best J gain of layer l with at most c budget units is built from candidate
+// chains, each valued exactly (incremental evaluation over the sets touching an expert):
+//   - a peeling chain: the "binary" view in which a sampled set A gains
+//     w_A * (lat(A) - floor(A)) once all its members that n would speed up are cached;
+//     repeatedly drop the expert with the least remaining weight per byte (set
+//     completion, so co-activated experts stay together); the chain is the reverse order;
+//   - a popularity chain (initial weight per byte, descending);
+//   - exact enumeration of all subsets when 2^E_l * (set work of the layer) is small.
+// Profiles are combined across layers with combine_exact or combine_fast (maxplus.hpp).
+// Budget units: the expert size when sizes are uniform (the budget is then a
+// cardinality), else a common divisor, coarsened (sizes rounded up) so that a node has at
+// most 2^16 units; rounding up keeps every answer feasible.
+// Guarantee: none for the chains in general (the problem is NP-hard for K > 1); for K = 1
+// with uniform sizes the peeling chain is exact (values are additive) and so is the
+// node step. With enumeration (small layers) and combine_exact the step is exact.
+// Complexity per call: O(sum_l [U*E_l*N + set members of layer l * K * log]) plus the
+// combination: O(L * C * E) exact, O(P log P) fast (P = total profile length).
+// Thread-safe if each thread has its own Evaluator.
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "solver/evaluator.hpp"
+
+namespace slimcache::solver {
+
+enum class Combine { exact, fast };
+
+struct MigrationCost {
+  const Placement* current = nullptr;  // the deployed placement; nullptr: no migration cost
+  double seconds_per_byte = 0.0;       // mu
+};
+
+struct SingleNodeOptions {
+  Combine combine = Combine::fast;
+  double epsilon = 0.01;  // for Combine::fast
+  MigrationCost migration;
+  std::size_t enumerate_work_limit = std::size_t{1} << 16;  // 2^E_l * set work per layer
+};
+
+struct SingleNodeResult {
+  std::vector<std::uint32_t> experts;  // global expert ids for node n
+  double gain = 0.0;                   // J(B_n) as defined above (exact)
+  bool used_exact_dp = false;          // combine_fast fell back to the exact DP
+};
+
+[[nodiscard]] SingleNodeResult solve_single_node(const Evaluator& eval, std::size_t node,
+                                                 const SingleNodeOptions& options = {});
+
+// Budget units used for node n: unit size in bytes (see above).
+[[nodiscard]] std::uint64_t budget_unit(const Problem& problem, std::size_t node);
+
+}  // namespace slimcache::solver

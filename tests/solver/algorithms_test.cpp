@@ -1,0 +1,192 @@
+#include "solver/algorithms.hpp"
+
+#include <gtest/gtest.h>
+
+#include "solver/evaluator.hpp"
+#include "solver/synthetic.hpp"
+#include "tests/solver/feasibility.hpp"
+#include "tests/solver/tiny_instances.hpp"
+
+namespace slimcache::solver {
+namespace {
+
+// Golden 1: one node (remote: 1 ms rtt + 2 ms transfer + 3 ms exec = 6 ms), fallback 50 ms,
+// K = 2, sets {0,1}: 0.5, {1,2}: 0.3, {0,2}: 0.2, room for two experts.
+// Optimum: cache {0,1}: T = 0.5 * 0.006 + 0.5 * 0.05 = 0.028.
+Instance golden_pair() {
+  Instance in;
+  in.top_k = 2;
+  in.expert_bytes = {{10, 10, 10}};
+  in.hidden_state_bytes = 1000.0;
+  in.nodes = {Node{"n", 20, {0.003}}};
+  in.clients = {Client{"c", 1.0, std::nullopt, {0.05}}};
+  in.links = {Link{0.001, 1e6}};
+  in.stats = {LayerStats{{}, {0, 1, 1, 2, 0, 2}, {0.5, 0.3, 0.2}}};
+  return in;
+}
+
+// Golden 2: K = 1, two nodes, one client on node 0 (local exec 2 ms), node 1 remote
+// (rtt 4 ms + 0 transfer + exec 1 ms = 5 ms), fallback 30 ms, one slot per node,
+// marginals 0.6 / 0.3 / 0.1. Optimum: expert 0 local, expert 1 on node 1:
+// T = 0.6 * 0.002 + 0.3 * 0.005 + 0.1 * 0.03 = 0.0057.
+Instance golden_two_nodes() {
+  Instance in;
+  in.top_k = 1;
+  in.expert_bytes = {{5, 5, 5}};
+  in.hidden_state_bytes = 0.0;
+  in.nodes = {Node{"a", 5, {0.002}}, Node{"b", 7, {0.001}}};
+  in.clients = {Client{"c", 1.0, 0, {0.03}}};
+  in.links = {Link{0.0, 1e9}, Link{0.004, 1e9}};
+  in.stats = {LayerStats{{}, {0, 1, 2}, {0.6, 0.3, 0.1}}};
+  return in;
+}
+
+TEST(Golden, CoActivatedPairIsCachedTogetherBySgdAndBruteForce) {
+  auto problem = build_problem(golden_pair());
+  ASSERT_TRUE(problem.has_value());
+  for (Algorithm a : {Algorithm::sgd, Algorithm::sgd_fast, Algorithm::brute_force}) {
+    auto sut = solve(*problem, a);
+    ASSERT_TRUE(sut.has_value());
+    EXPECT_NEAR(sut->latency_s, 0.028, 1e-12) << algorithm_name(a);
+    EXPECT_TRUE(sut->placement.has(0, 0) && sut->placement.has(0, 1)) << algorithm_name(a);
+  }
+}
+
+TEST(Golden, TwoNodeAssignmentIsSolvedExactlyByTheFlow) {
+  auto problem = build_problem(golden_two_nodes());
+  ASSERT_TRUE(problem.has_value());
+  for (Algorithm a : {Algorithm::greedy, Algorithm::sgd, Algorithm::sgd_fast, Algorithm::brute_force}) {
+    auto sut = solve(*problem, a);
+    ASSERT_TRUE(sut.has_value());
+    EXPECT_NEAR(sut->latency_s, 0.0057, 1e-12) << algorithm_name(a);
+  }
+  auto greedy = solve(*problem, Algorithm::greedy);
+  EXPECT_EQ(greedy->status, SolveStatus::optimal);
+  EXPECT_NE(greedy->note.find("min-cost flow"), std::string::npos);
+}
+
+TEST(Algorithms, BudgetTooSmallForAnythingGivesTheFallbackLatency) {
+  Instance in = golden_pair();
+  in.nodes[0].budget_bytes = 9;
+  auto problem = build_problem(in);
+  ASSERT_TRUE(problem.has_value());
+  for (Algorithm a : all_algorithms()) {
+    auto sut = solve(*problem, a);
+    ASSERT_TRUE(sut.has_value()) << algorithm_name(a);
+    EXPECT_EQ(sut->placement.count(), 0u) << algorithm_name(a);
+    EXPECT_NEAR(sut->latency_s, 0.05, 1e-15) << algorithm_name(a);
+  }
+}
+
+TEST(Algorithms, BruteForceRefusesPolitelyAboveItsLimit) {
+  GeneratorOptions g;
+  g.samples_per_layer = 4;
+  auto in = generate_instance(*find_model_preset("olmoe-1b-7b"), g);
+  ASSERT_TRUE(in.has_value());
+  auto problem = build_problem(*in);
+  ASSERT_TRUE(problem.has_value());
+  auto sut = solve(*problem, Algorithm::brute_force);
+  ASSERT_FALSE(sut.has_value());
+  EXPECT_NE(sut.error().message.find("brute-force"), std::string::npos);
+}
+
+TEST(Algorithms, SgdWarmStartedAfterABudgetGrowsNeverEndsBelowItsStart) {
+  for (std::uint64_t seed = 0; seed < 8; ++seed) {
+    GeneratorOptions g;
+    g.nodes = 3;
+    g.clients = 2;
+    g.budget_fraction = 0.1;
+    g.seed = seed;
+    g.samples_per_layer = 32;
+    auto small = generate_instance(*find_model_preset("mixtral-8x7b"), g);
+    ASSERT_TRUE(small.has_value());
+    auto p_small = build_problem(*small);
+    auto old = solve(*p_small, Algorithm::sgd_fast);
+    ASSERT_TRUE(old.has_value());
+    Instance grown = *small;
+    for (auto& n : grown.nodes) n.budget_bytes *= 3;
+    auto p_grown = build_problem(grown);
+    for (Algorithm a : {Algorithm::sgd, Algorithm::sgd_fast}) {
+      SolveOptions o;
+      o.warm_start = &old->placement;
+      auto sut = solve(*p_grown, a, o);
+      ASSERT_TRUE(sut.has_value());
+      EXPECT_GE(sut->reduction_s, old->reduction_s - 1e-15) << "seed " << seed << " " << algorithm_name(a);
+      EXPECT_EQ(testing::infeasibility(grown, sut->placement), "");
+    }
+  }
+}
+
+TEST(Algorithms, HugeMigrationCostKeepsTheCurrentPlacement) {
+  GeneratorOptions g;
+  g.nodes = 4;
+  g.clients = 2;
+  g.budget_fraction = 0.3;
+  g.samples_per_layer = 32;
+  auto in = generate_instance(*find_model_preset("olmoe-1b-7b"), g);
+  auto problem = build_problem(*in);
+  auto current = solve(*problem, Algorithm::popularity);
+  SolveOptions o;
+  o.warm_start = &current->placement;
+  o.migration = MigrationCost{&current->placement, 1.0};  // one second per byte
+  auto sut = solve(*problem, Algorithm::sgd_fast, o);
+  ASSERT_TRUE(sut.has_value());
+  EXPECT_EQ(sut->migration_bytes, 0.0);
+  EXPECT_GE(sut->reduction_s, current->reduction_s - 1e-15);
+  o.migration.seconds_per_byte = 0.0;
+  auto free_moves = solve(*problem, Algorithm::sgd_fast, o);
+  EXPECT_GT(free_moves->migration_bytes, 0.0);
+  EXPECT_GT(free_moves->reduction_s, current->reduction_s);
+}
+
+TEST(Algorithms, SingleNodeStepWithOthersFixedNeverLosesToItsCurrentContent) {
+  const Instance in = testing::tiny_instance(5, {2, testing::Sizes::uniform, 2});
+  auto problem = build_problem(in);
+  auto start = solve(*problem, Algorithm::random);
+  Evaluator ev(*problem);
+  ev.reset(start->placement);
+  for (std::size_t n = 0; n < problem->num_nodes; ++n) {
+    const double with_current = ev.reduction();
+    const SingleNodeResult sut = solve_single_node(ev, n, {});
+    Evaluator check(*problem);
+    Placement x = start->placement;
+    for (std::size_t g = 0; g < problem->num_experts; ++g) x.set(n, g, false);
+    for (auto g : sut.experts) x.set(n, g, true);
+    check.reset(x);
+    EXPECT_TRUE(is_feasible(*problem, x));
+    EXPECT_GE(check.reduction(), with_current - 1e-12) << "node " << n;
+  }
+}
+
+TEST(Generator, EveryPresetGivesAValidDeterministicInstance) {
+  for (const auto& shape : model_presets()) {
+    GeneratorOptions g;
+    g.nodes = 3;
+    g.clients = 2;
+    g.samples_per_layer = 8;
+    auto a = generate_instance(shape, g);
+    auto b = generate_instance(shape, g);
+    ASSERT_TRUE(a.has_value()) << shape.name;
+    EXPECT_TRUE(build_problem(*a).has_value()) << shape.name;
+    EXPECT_EQ(a->stats[5].sets, b->stats[5].sets) << shape.name;
+  }
+}
+
+TEST(Validate, TopKLargerThanTheExpertsOfALayerIsRejected) {
+  Instance in = golden_pair();
+  in.top_k = 4;
+  auto sut = build_problem(in);
+  ASSERT_FALSE(sut.has_value());
+  EXPECT_EQ(sut.error().key, "model.experts");
+}
+
+TEST(Validate, ExpertIdOutsideTheLayerIsRejectedWithItsKey) {
+  Instance in = golden_pair();
+  in.stats[0].sets[3] = 7;
+  auto sut = build_problem(in);
+  ASSERT_FALSE(sut.has_value());
+  EXPECT_NE(sut.error().key.find("stats[client=0,layer=0].sets[1]"), std::string::npos) << sut.error().to_string();
+}
+
+}  // namespace
+}  // namespace slimcache::solver
