@@ -15,6 +15,7 @@
 #include <limits>
 #include <set>
 #include <sstream>
+#include <nlohmann/json.hpp>
 #include <toml++/toml.h>
 
 namespace slimcache::config {
@@ -256,8 +257,8 @@ std::vector<FieldSpec> build_schema() {
        SLIM_REF(security.tls_psk_file)});
   // cache
   add({"cache.policy", K::k_enum, R::k_restart, 0, 0,
-       {"default", "lru", "fifo", "lfu", "clock", "random", "marking", "lru-per-layer", "llru"}, {},
-       "Memory-tier paging policy (docs/cache.md); \"default\" is the project's recommended policy.",
+       {"slim", "llru", "lru", "lru-per-layer", "fifo", "lfu", "clock", "random", "marking"}, {},
+       "Memory-tier paging policy (docs/cache.md); slim is the project's own layer-aware policy with prefetch.",
        SLIM_REF(cache.policy)});
   add({"cache.prefetch", K::k_bool, R::k_live, 0, 0, {}, {},
        "Prefetch the next layer's likely experts into the memory tier.", SLIM_REF(cache.prefetch)});
@@ -268,10 +269,11 @@ std::vector<FieldSpec> build_schema() {
        SLIM_REF(cache.pin_lease)});
   // placement
   add({"placement.algorithm", K::k_enum, R::k_live, 0, 0,
-       {"successive", "successive-accelerated", "greedy-k1", "popularity", "popularity-dedup", "uniform", "random"},
-       {}, "Placement algorithm (MODEL.md section 3).", SLIM_REF(placement.algorithm)});
+       {"sgd", "sgd-fast", "greedy", "greedy-marginal", "popularity", "popularity-distinct", "layer-uniform", "random"},
+       {}, "Placement algorithm (solver/algorithms.hpp, MODEL.md section 3): sgd is the successive greedy decomposition.",
+       SLIM_REF(placement.algorithm)});
   add({"placement.epsilon", K::k_float, R::k_live, 0.001, 0.5, {}, {},
-       "Approximation parameter of successive-accelerated ((1 - epsilon) (max,+) convolution).",
+       "Approximation parameter of sgd-fast (each node step within 1 - epsilon of sgd's).",
        SLIM_REF(placement.epsilon)});
   add({"placement.min_epoch_interval", K::k_duration, R::k_live, k_ms_s, k_ms_d, {}, {},
        "Placement epochs never start more often than this.", SLIM_REF(placement.min_epoch_interval)});
@@ -986,7 +988,24 @@ std::string format_config(const DaemonConfig& config, Format format) {
   for (const auto& f : daemon_config_schema()) insert_field(root, f, config, format == Format::k_json);
   std::ostringstream os;
   if (format == Format::k_json) {
-    os << toml::json_formatter{root};
+    // nlohmann keeps schema order and prints floats in their shortest form; one line.
+    nlohmann::ordered_json out = nlohmann::ordered_json::object();
+    for (const auto& f : daemon_config_schema()) {
+      const auto dot = f.key.find('.');
+      const std::string section(f.key.substr(0, dot));
+      const toml::node* n = root[section][f.key.substr(dot + 1)].node();
+      nlohmann::ordered_json v;
+      if (const auto* s = n->as_string()) v = s->get();
+      else if (const auto* i = n->as_integer()) v = i->get();
+      else if (const auto* d = n->as_floating_point()) v = d->get();
+      else if (const auto* b = n->as_boolean()) v = b->get();
+      else if (const auto* arr = n->as_array()) {
+        v = nlohmann::ordered_json::array();
+        for (const auto& item : *arr) v.push_back(item.value<std::string>().value_or(""));
+      }
+      out[section][std::string(f.key.substr(dot + 1))] = std::move(v);
+    }
+    os << out.dump();
   } else {
     std::string section;
     for (const auto& f : daemon_config_schema()) {

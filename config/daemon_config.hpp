@@ -84,14 +84,14 @@ struct DaemonConfig {
     std::string tls_psk;
   } security;
   struct Cache {
-    std::string policy = "default";
+    std::string policy = "slim";
     bool prefetch = true;
     std::uint32_t prefetch_depth = 8;
     Millis pin_lease{30000};
   } cache;
   struct Placement {
-    std::string algorithm = "successive";
-    double epsilon = 0.05;
+    std::string algorithm = "sgd";
+    double epsilon = 0.01;
     Millis min_epoch_interval{30000};
     double drift_threshold = 0.1;
     double migration_weight = 1.0;
