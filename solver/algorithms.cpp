@@ -298,6 +298,9 @@ Problem marginal_problem(const Problem& p) {
   return q;
 }
 
+constexpr std::size_t k_restart_size_limit = 256;  // nodes x experts
+constexpr std::uint64_t k_restarts = 16;
+
 struct Ascent {
   Placement placement;
   double objective = 0.0;
@@ -326,12 +329,13 @@ Ascent best_response(const Problem& p, const SolveOptions& opt, Combine combine,
   auto objective = [&]() { return ev.reduction() - mu * migration_bytes(p, ev.placement(), opt.migration); };
   double j = objective();
   const double tolerance = 1e-12 * std::max(ev.empty_latency(), 1e-300);
+  SingleNodeCache cache;
   std::size_t passes = 0;
   while (passes < opt.max_passes) {
     ++passes;
     double pass_gain = 0.0;
     for (auto n : order) {
-      const SingleNodeResult res = solve_single_node(ev, n, sn);
+      const SingleNodeResult res = solve_single_node(ev, n, sn, &cache);
       std::vector<std::uint32_t> old;
       for (std::size_t g = 0; g < p.num_experts; ++g)
         if (ev.placement().has(n, g)) old.push_back(static_cast<std::uint32_t>(g));
@@ -381,7 +385,7 @@ Expected<SolveResult, SolveError> successive_greedy(const Problem& p, const Solv
   Placement seed = start;
   double seed_j = objective_of(start);
   for (Placement cand : {popularity_placement(p), popularity_distinct_placement(p), layer_uniform_placement(p),
-                         greedy_placement(marginal, ignored)}) {
+                         greedy_placement(marginal, ignored), random_placement(p, opt.seed)}) {
     const double j = objective_of(cand);
     if (j > seed_j) {
       seed_j = j;
@@ -390,11 +394,23 @@ Expected<SolveResult, SolveError> successive_greedy(const Problem& p, const Solv
   }
   Ascent best = best_response(p, opt, combine, start);
   std::string from = opt.warm_start != nullptr ? "the warm start" : "nothing";
-  if (!(seed == start)) {
+  const bool small = p.num_nodes * p.num_experts <= k_restart_size_limit;
+  if (!(seed == start) && (small || seed_j > best.objective)) {
     Ascent other = best_response(p, opt, combine, seed);
     if (other.objective > best.objective) {
       best = std::move(other);
       from = "the best baseline";
+    }
+  }
+  // Small instances: also restart from seeded random placements (cheap there, and it
+  // finds cross-node combinations that no single-node move can start).
+  if (small) {
+    for (std::uint64_t r = 0; r < k_restarts; ++r) {
+      Ascent other = best_response(p, opt, combine, random_placement(p, opt.seed * 1000003 + r));
+      if (other.objective > best.objective) {
+        best = std::move(other);
+        from = "random restart " + std::to_string(r);
+      }
     }
   }
   SolveResult r = finish(p, best.placement, opt);

@@ -56,7 +56,7 @@ struct SolveOptions {
   std::uint64_t seed = 1;                   // random baseline
   double epsilon = 0.01;                    // sgd-fast
   std::size_t max_passes = 20;              // sgd best-response passes (bound)
-  double min_relative_gain = 1e-6;          // stop when a pass improves J by less than this * J
+  double min_relative_gain = 1e-4;          // stop when a pass improves J by less than this * J
   const Placement* warm_start = nullptr;    // sgd/sgd-fast start here (must be feasible)
   MigrationCost migration;                  // sgd/sgd-fast: moves pay mu * bytes
   std::size_t brute_force_limit = std::size_t{1} << 22;

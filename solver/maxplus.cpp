@@ -113,6 +113,33 @@ Combination combine_fast(std::span<const std::vector<double>> profiles, std::siz
       blocked[s.layer] = 1;
     }
   }
+  // Swap repair: for the first few segments that did not fit, try making room by giving
+  // back the flattest last-taken segments of other layers; keep it when it pays.
+  std::size_t tries = 0;
+  for (const auto& s : segs) {
+    if (tries >= 8) break;
+    if (out.units[s.layer] >= s.to || out.units[s.layer] + s.width != s.to) continue;  // not the next segment
+    if (s.width <= left) continue;
+    ++tries;
+    std::vector<std::size_t> units = out.units;
+    double value = out.value;
+    std::size_t room = left;
+    // give back whole hull segments, flattest first, never from s.layer
+    for (auto it = segs.rbegin(); it != segs.rend() && room < s.width; ++it) {
+      if (it->layer == s.layer || units[it->layer] != it->to) continue;
+      units[it->layer] = it->to - it->width;
+      value -= it->gain;
+      room += it->width;
+    }
+    if (room < s.width) continue;
+    units[s.layer] = s.to;
+    value += s.gain;
+    if (value > out.value) {
+      out.units = std::move(units);
+      out.value = value;
+      left = room - s.width;
+    }
+  }
   // Repair: spend the leftover on the real profiles, best single extension first.
   for (std::size_t round = 0; round < L && left > 0; ++round) {
     double best_gain = 0.0;

@@ -2,8 +2,7 @@
 
 #include <algorithm>
 #include <numeric>
-#include <queue>
-#include <tuple>
+#include <limits>
 
 #include "solver/maxplus.hpp"
 
@@ -129,18 +128,16 @@ struct LayerSolver {
     std::iota(popular.begin(), popular.end(), 0u);
     std::stable_sort(popular.begin(), popular.end(), [&](auto i, auto j) { return density(i) > density(j); });
 
-    using Entry = std::tuple<double, std::uint32_t, std::uint32_t>;  // density, expert, version
-    std::priority_queue<Entry, std::vector<Entry>, std::greater<>> heap;
-    std::vector<std::uint32_t> version(E, 0);
-    std::vector<std::uint8_t> removed(E, 0);
-    for (std::size_t e = 0; e < E; ++e) heap.emplace(density(e), static_cast<std::uint32_t>(e), 0u);
+    // Peeling by linear scan: E is at most a few hundred, so a scan per removal is cheaper
+    // than a heap with one push per score decrease.
+    constexpr double k_removed = std::numeric_limits<double>::infinity();
+    std::vector<double> dens(E);
+    for (std::size_t e = 0; e < E; ++e) dens[e] = density(e);
     std::vector<std::uint32_t> order;
     order.reserve(E);
-    while (!heap.empty() && order.size() < E) {
-      auto [d, e, ver] = heap.top();
-      heap.pop();
-      if (removed[e] || ver != version[e]) continue;
-      removed[e] = 1;
+    for (std::size_t step = 0; step < E; ++step) {
+      const auto e = static_cast<std::uint32_t>(std::min_element(dens.begin(), dens.end()) - dens.begin());
+      dens[e] = k_removed;
       order.push_back(e);
       const std::size_t g = gb + e;
       for (std::size_t u = 0; u < U; ++u) {
@@ -151,9 +148,9 @@ struct LayerSolver {
           lat[s] = -1.0;
           for (auto h : p.members(s)) {
             const std::size_t he = h - gb;
-            if (removed[he] || !(dl[u * E + he] > a[u])) continue;
+            if (dens[he] == k_removed || !(dl[u * E + he] > a[u])) continue;
             score[he] -= v;
-            heap.emplace(density(he), static_cast<std::uint32_t>(he), ++version[he]);
+            dens[he] = density(he);
           }
         }
       }
@@ -195,26 +192,41 @@ struct LayerSolver {
 
 }  // namespace
 
-SingleNodeResult solve_single_node(const Evaluator& eval, std::size_t node, const SingleNodeOptions& opt) {
+SingleNodeResult solve_single_node(const Evaluator& eval, std::size_t node, const SingleNodeOptions& opt,
+                                   SingleNodeCache* cache) {
   const Problem& p = eval.problem();
   const Placement& x = eval.placement();
   LayerSolver ls(p, x, node, opt);
   const std::size_t L = p.num_layers;
+  std::vector<SingleNodeCache::Layer> local;
+  if (cache != nullptr && cache->layers.size() != p.num_nodes * L) cache->layers.assign(p.num_nodes * L, {});
+  if (cache == nullptr) local.resize(L);
   std::vector<std::vector<double>> profiles(L);
-  std::vector<std::vector<Choice>> choices(L);
-  std::vector<std::vector<std::vector<std::uint32_t>>> layer_chains(L);
   for (std::size_t l = 0; l < L; ++l) {
+    SingleNodeCache::Layer& memo = cache != nullptr ? cache->layers[node * L + l] : local[l];
+    const std::size_t E = p.layer_size(l), gb = p.layer_begin[l];
+    // Key: the other nodes' content of this layer.
+    std::uint64_t key = 0x9E3779B97F4A7C15ULL ^ (node * 0x100000001B3ULL);
+    for (std::size_t m = 0; m < p.num_nodes; ++m) {
+      if (m == node) continue;
+      const std::uint8_t* bits = x.bits.data() + m * p.num_experts + gb;
+      for (std::size_t e = 0; e < E; ++e)
+        if (bits[e]) key = (key ^ (m * 1000003ULL + e + 1)) * 0x100000001B3ULL;
+    }
+    if (memo.valid && memo.key == key) {
+      profiles[l] = memo.profile;
+      continue;
+    }
     ls.prepare(l);
-    const std::size_t E = p.layer_size(l);
     std::size_t total_units = 0;
     for (auto un : ls.units) total_units += un;
     const std::size_t len = std::min(ls.capacity, total_units) + 1;
     std::vector<double> best(len, 0.0);
     std::vector<Choice> choice(len);
     auto [peel, popular] = ls.chains(l);
-    layer_chains[l] = {std::move(peel), std::move(popular)};
-    for (std::size_t c = 0; c < layer_chains[l].size(); ++c) {
-      const auto& chain = layer_chains[l][c];
+    memo.chains = {std::move(peel), std::move(popular)};
+    for (std::size_t c = 0; c < memo.chains.size(); ++c) {
+      const auto& chain = memo.chains[c];
       const auto values = ls.evaluate_chain(l, chain);
       std::size_t used = 0;
       for (std::size_t i = 1; i < values.size(); ++i) {
@@ -236,24 +248,33 @@ SingleNodeResult solve_single_node(const Evaluator& eval, std::size_t node, cons
         best[c] = best[c - 1];
         choice[c] = choice[c - 1];
       }
+    memo.key = key;
+    memo.valid = true;
+    memo.profile = best;
+    memo.kind.resize(len);
+    memo.arg.resize(len);
+    for (std::size_t c = 0; c < len; ++c) {
+      memo.kind[c] = choice[c].kind;
+      memo.arg[c] = choice[c].arg;
+    }
     profiles[l] = std::move(best);
-    choices[l] = std::move(choice);
   }
   const Combination comb = opt.combine == Combine::exact ? combine_exact(profiles, ls.capacity)
                                                          : combine_fast(profiles, ls.capacity, opt.epsilon);
   SingleNodeResult out;
   out.used_exact_dp = comb.used_exact_dp;
   for (std::size_t l = 0; l < L; ++l) {
-    const Choice ch = choices[l][comb.units[l]];
+    const SingleNodeCache::Layer& memo = cache != nullptr ? cache->layers[node * L + l] : local[l];
+    const std::size_t c = comb.units[l];
     const std::size_t gb = p.layer_begin[l];
-    if (ch.kind < 0) continue;
-    out.gain += profiles[l][comb.units[l]];
-    if (ch.kind == 100) {
+    if (memo.kind[c] < 0) continue;
+    out.gain += profiles[l][c];
+    if (memo.kind[c] == 100) {
       for (std::size_t e = 0; e < p.layer_size(l); ++e)
-        if (ch.arg >> e & 1U) out.experts.push_back(static_cast<std::uint32_t>(gb + e));
+        if (memo.arg[c] >> e & 1U) out.experts.push_back(static_cast<std::uint32_t>(gb + e));
     } else {
-      const auto& chain = layer_chains[l][static_cast<std::size_t>(ch.kind)];
-      for (std::size_t i = 0; i < ch.arg; ++i) out.experts.push_back(static_cast<std::uint32_t>(gb + chain[i]));
+      const auto& chain = memo.chains[static_cast<std::size_t>(memo.kind[c])];
+      for (std::size_t i = 0; i < memo.arg[c]; ++i) out.experts.push_back(static_cast<std::uint32_t>(gb + chain[i]));
     }
   }
   return out;

@@ -54,8 +54,24 @@ struct SingleNodeResult {
   bool used_exact_dp = false;          // combine_fast fell back to the exact DP
 };
 
+// Memo of per-layer profiles between calls, for one Problem and one SingleNodeOptions:
+// a layer's profile is rebuilt only when the other nodes' content of that layer changed
+// (keyed by a 64-bit hash of it). Treat the members as opaque. Not thread-safe.
+struct SingleNodeCache {
+  struct Layer {
+    std::uint64_t key = 0;
+    bool valid = false;
+    std::vector<double> profile;
+    std::vector<int> kind;
+    std::vector<std::uint64_t> arg;
+    std::vector<std::vector<std::uint32_t>> chains;
+  };
+  std::vector<Layer> layers;  // [node * L + l]
+};
+
 [[nodiscard]] SingleNodeResult solve_single_node(const Evaluator& eval, std::size_t node,
-                                                 const SingleNodeOptions& options = {});
+                                                 const SingleNodeOptions& options = {},
+                                                 SingleNodeCache* cache = nullptr);
 
 // Budget units used for node n: unit size in bytes (see above).
 [[nodiscard]] std::uint64_t budget_unit(const Problem& problem, std::size_t node);
