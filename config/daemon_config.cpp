@@ -250,7 +250,7 @@ std::vector<FieldSpec> build_schema() {
        SLIM_REF(cluster.seeds)});
   // security
   add({"security.keyring_files", K::k_path_list, R::k_live, 0, 16, {}, {},
-       "Files holding the cluster's gossip keys (format: docs/gossip.md); mode 0600 or stricter. Re-read on reload.",
+       "Files of cluster gossip keys: one base64 AES-256 key per line, the first file's first key is the primary; mode 0600 or stricter. Re-read on reload (key rotation).",
        SLIM_REF(security.keyring_files)});
   add({"security.tls_psk_file", K::k_path, R::k_live, 0, 0, {}, "no TLS PSK (transfers unencrypted)",
        "File holding the TLS pre-shared key for expert transfers; mode 0600 or stricter. Re-read on reload.",
@@ -780,6 +780,57 @@ Expected<std::string, std::string> read_secret_file(const std::string& path) {
 
 // Keys that already failed to decode are left out of every check that involves them, so
 // that a value left at its default never causes a second, misleading error.
+// The bytes of standard base64 (padding required when the length needs it), or nullopt.
+std::optional<std::string> decode_base64(std::string_view text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::string out;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  std::size_t padding = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    int v = -1;
+    if (c >= 'A' && c <= 'Z') v = c - 'A';
+    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9') v = c - '0' + 52;
+    else if (c == '+') v = 62;
+    else if (c == '/') v = 63;
+    else if (c == '=' && i + 2 >= text.size()) {
+      ++padding;
+      continue;
+    }
+    if (v < 0 || padding > 0) return std::nullopt;
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+// A keyring file: one base64 AES-256 key (32 bytes) per line, the first is the primary;
+// blank lines and lines starting with '#' are ignored. Returns "" or why it is invalid.
+std::string check_keyring(const std::string& path, const std::string& contents) {
+  std::istringstream in(contents);
+  std::string line;
+  std::size_t line_no = 0;
+  std::size_t keys = 0;
+  while (std::getline(in, line) && line_no < 100000) {
+    ++line_no;
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+    std::size_t start = line.find_first_not_of(" \t");
+    if (start == std::string::npos || line[start] == '#') continue;
+    const auto key = decode_base64(std::string_view(line).substr(start));
+    if (!key || key->size() != 32)
+      return path + ":" + std::to_string(line_no) + ": not a base64 AES-256 key (32 bytes, e.g. from `head -c32 /dev/urandom | base64`)";
+    ++keys;
+  }
+  if (keys == 0) return path + " holds no key";
+  return {};
+}
+
 void resolve_and_check(DaemonConfig& c, const Environment& env, const std::map<std::string, Location>& origins,
                        const std::set<std::string>& failed, ConfigErrors& errors) {
   auto ok = [&](std::initializer_list<const char*> keys) {
@@ -858,8 +909,13 @@ void resolve_and_check(DaemonConfig& c, const Environment& env, const std::map<s
   c.security.keyring_contents.clear();
   for (const auto& path : c.security.keyring_files) {
     auto secret = read_secret_file(path);
-    if (!secret) fail("security.keyring_files", secret.error());
-    else c.security.keyring_contents.push_back(std::move(*secret));
+    if (!secret) {
+      fail("security.keyring_files", secret.error());
+    } else if (const std::string why = check_keyring(path, *secret); !why.empty()) {
+      fail("security.keyring_files", why);
+    } else {
+      c.security.keyring_contents.push_back(std::move(*secret));
+    }
   }
   c.security.tls_psk.clear();
   if (!c.security.tls_psk_file.empty()) {

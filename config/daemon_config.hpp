@@ -77,6 +77,7 @@ struct DaemonConfig {
     std::vector<std::string> seeds;      // "host:port"
   } cluster;
   struct Security {
+    // One base64 AES-256 key per line (the first is the primary), '#' comments allowed.
     std::vector<std::string> keyring_files;
     std::string tls_psk_file;
     // Read from the files above by the loader (never printed).

@@ -359,20 +359,36 @@ TEST(LoadDaemonConfig, ErrorsNameTheDropInFile) {
 }
 
 // ---------------------------------------------------------------- secrets
+// Two AES-256 keys in base64 (32 bytes each).
+constexpr const char* k_key_a = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+constexpr const char* k_key_b = "HxgdHBsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=";
 TEST(DaemonConfigSecrets, ReadsKeyFilesWithSafePermissions) {
   TempDir dir;
-  const auto keys = dir.write("keyring", "c2VjcmV0LWtleS0xMjM0NTY3ODkwMTIzNDU2Nzg5MDE=\n", 0600);
+  const auto keys = dir.write("keyring", std::string("# primary first\n") + k_key_a + "\n\n" + k_key_b + "\n", 0600);
   const auto psk = dir.write("psk", "psk-bytes", 0400);
   auto sut = parse("[security]\nkeyring_files = [\"" + keys.string() + "\"]\ntls_psk_file = \"" + psk.string() + "\"\n");
   ASSERT_TRUE(sut.has_value()) << all_errors(sut.error());
   ASSERT_EQ(sut->security.keyring_contents.size(), 1u);
-  EXPECT_THAT(sut->security.keyring_contents[0], HasSubstr("c2VjcmV0"));
+  EXPECT_THAT(sut->security.keyring_contents[0], HasSubstr(k_key_b));
   EXPECT_EQ(sut->security.tls_psk, "psk-bytes");
+}
+
+TEST(DaemonConfigSecrets, KeyringFilesHoldBase64Aes256Keys) {
+  TempDir dir;
+  const auto short_key = dir.write("short", std::string(k_key_a) + "\nc2hvcnQ=\n", 0600);
+  const ConfigError e = single_error("[security]\nkeyring_files = [\"" + short_key.string() + "\"]\n");
+  EXPECT_THAT(e.message, HasSubstr(short_key.string() + ":2: not a base64 AES-256 key"));
+  const auto garbage = dir.write("garbage", "not base64 at all!\n", 0600);
+  EXPECT_THAT(single_error("[security]\nkeyring_files = [\"" + garbage.string() + "\"]\n").message,
+              HasSubstr(":1: not a base64"));
+  const auto comments = dir.write("comments", "# no keys here\n", 0600);
+  EXPECT_THAT(single_error("[security]\nkeyring_files = [\"" + comments.string() + "\"]\n").message,
+              HasSubstr("holds no key"));
 }
 
 TEST(DaemonConfigSecrets, RefusesGroupOrWorldReadableFilesNamingFileAndMode) {
   TempDir dir;
-  const auto keys = dir.write("keyring", "k", 0644);
+  const auto keys = dir.write("keyring", k_key_a, 0644);
   const ConfigError e = single_error("[security]\nkeyring_files = [\"" + keys.string() + "\"]\n");
   EXPECT_EQ(e.key, "security.keyring_files");
   EXPECT_EQ(e.line, 2u);
@@ -409,7 +425,7 @@ TEST(DaemonConfigSecrets, RefusesMissingEmptyAndNonRegularFiles) {
 
 TEST(DaemonConfigSecrets, ANonLoopbackBindIsAcceptedWithAKeyring) {
   TempDir dir;
-  const auto keys = dir.write("keyring", "k", 0600);
+  const auto keys = dir.write("keyring", k_key_a, 0600);
   auto sut = parse("[network]\nbind_address = \"0.0.0.0\"\nadvertise_address = \"192.168.1.7\"\n"
                    "[security]\nkeyring_files = [\"" + keys.string() + "\"]\n");
   ASSERT_TRUE(sut.has_value()) << all_errors(sut.error());
@@ -496,16 +512,16 @@ TEST(PlanReload, AnUnchangedConfigChangesNothing) {
 
 TEST(PlanReload, RotatedKeyContentsAreALiveChangeThatNeverShowsTheKeys) {
   TempDir dir;
-  const auto keys = dir.write("keyring", "old-key", 0600);
+  const auto keys = dir.write("keyring", k_key_a, 0600);
   const std::string text = "[security]\nkeyring_files = [\"" + keys.string() + "\"]\n";
   auto running = parse(text);
   ASSERT_TRUE(running.has_value()) << all_errors(running.error());
-  dir.write("keyring", "new-key", 0600);
+  dir.write("keyring", std::string(k_key_b) + "\n" + k_key_a, 0600);
   const ReloadPlan sut = plan_reload(*running, parse(text));
   ASSERT_TRUE(sut.accepted);
   ASSERT_EQ(sut.live.size(), 1u);
   EXPECT_EQ(sut.live[0].key, "security.keyring_files");
-  EXPECT_THAT(sut.live[0].new_value, ::testing::Not(HasSubstr("new-key")));
+  EXPECT_THAT(sut.live[0].new_value, ::testing::Not(HasSubstr(k_key_b)));
 }
 
 // ---------------------------------------------------------------- the example file
