@@ -99,12 +99,17 @@ class LogLine {
   LogLevel m_level;
   std::ostringstream m_out;
 };
+// Turns the stream expression into void so both branches of SLIM_LOG's ?: match.
+struct LogVoidify {
+  void operator&(std::ostream&) {}
+};
 }  // namespace detail
 
 }  // namespace slimcache::platform
 
-// The stream expression is not evaluated when the level is disabled.
-#define SLIM_LOG(logger, level)            \
-  if (!(logger).enabled(level)) {          \
-  } else                                   \
-    ::slimcache::platform::detail::LogLine((logger), (level)).stream()
+// The stream expression is not evaluated when the level is disabled. An expression (not an
+// if/else), so it is safe as the body of an unbraced if.
+#define SLIM_LOG(logger, level)                                      \
+  !(logger).enabled(level) ? (void)0                                 \
+                           : ::slimcache::platform::detail::LogVoidify() & \
+                                 ::slimcache::platform::detail::LogLine((logger), (level)).stream()

@@ -72,6 +72,17 @@ TEST(Logger, TheMacroEvaluatesNothingWhenDisabled) {
   EXPECT_THAT(out.lines, ElementsAre("<6>value 42\n"));
 }
 
+TEST(Logger, TheMacroIsSafeAsTheBodyOfAnUnbracedIf) {
+  Captured out;
+  Logger sut(LogLevel::k_info, out.sink());
+  for (int i = 0; i < 2; ++i)
+    if (i == 1)
+      SLIM_LOG(sut, LogLevel::k_info) << "one";
+    else
+      SLIM_LOG(sut, LogLevel::k_info) << "zero";
+  EXPECT_THAT(out.lines, ElementsAre("<6>zero\n", "<6>one\n"));
+}
+
 TEST(Logger, LinesFromConcurrentThreadsStayWhole) {
   Captured out;
   Logger sut(LogLevel::k_info, out.sink());
