@@ -1307,4 +1307,19 @@ std::string format_reference_markdown() {
   return out;
 }
 
+DaemonConfig apply_live(const DaemonConfig& running, const DaemonConfig& next) {
+  DaemonConfig out = running;
+  DaemonConfig source = next;
+  for (const auto& f : daemon_config_schema()) {
+    if (f.reload != Reload::k_live) continue;
+    FieldRef dst = f.ref(out);
+    const FieldRef src = f.ref(source);
+    std::visit([&src](auto* d) { *d = *std::get<std::remove_pointer_t<decltype(d)>*>(src); }, dst);
+  }
+  out.security.keyring_contents = next.security.keyring_contents;
+  out.security.tls_psk = next.security.tls_psk;
+  out.source_files = next.source_files;
+  return out;
+}
+
 }  // namespace slimcache::config

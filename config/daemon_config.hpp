@@ -217,5 +217,8 @@ struct ReloadPlan {
 // Pure: compares the running config with a freshly loaded candidate.
 [[nodiscard]] ReloadPlan plan_reload(const DaemonConfig& running,
                                      const Expected<DaemonConfig, ConfigErrors>& candidate);
+// Pure: the config to run after an accepted reload: the live keys (and the secrets and
+// source files) from `next`, every restart-only key still from `running`.
+[[nodiscard]] DaemonConfig apply_live(const DaemonConfig& running, const DaemonConfig& next);
 
 }  // namespace slimcache::config

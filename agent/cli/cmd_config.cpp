@@ -77,16 +77,16 @@ int run_check(const CheckOptions& opt) {
   auto result = config::load_daemon_config(load);
 
   if (opt.json) {
-    nlohmann::json out;
+    nlohmann::ordered_json out;
     out["valid"] = result.has_value();
-    out["errors"] = nlohmann::json::array();
+    out["errors"] = nlohmann::ordered_json::array();
     if (!result) {
       for (const auto& e : result.error())
         out["errors"].push_back({{"file", e.file}, {"line", e.line}, {"column", e.column},
                                  {"key", e.key}, {"message", e.message}, {"text", e.to_string()}});
     } else {
       out["sources"] = result->source_files;
-      out["config"] = nlohmann::json::parse(config::format_config(*result, config::Format::k_json));
+      out["config"] = nlohmann::ordered_json::parse(config::format_config(*result, config::Format::k_json));
     }
     std::cout << out.dump(2) << "\n";
     return result ? k_exit_ok : k_exit_bad_input;

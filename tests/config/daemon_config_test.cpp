@@ -501,6 +501,21 @@ TEST(PlanReload, SeparatesLiveChangesFromThoseNeedingARestart) {
   EXPECT_EQ(sut.restart[0].key, "network.gossip_port");
 }
 
+TEST(ApplyLive, TakesLiveKeysFromTheNewConfigAndKeepsTheRest) {
+  auto running = parse("");
+  auto next = parse("[logging]\nlevel = \"debug\"\n[network]\ngossip_port = 9000\n[cluster]\nseeds = [\"a:1\"]\n");
+  ASSERT_TRUE(running.has_value());
+  ASSERT_TRUE(next.has_value());
+  const DaemonConfig sut = apply_live(*running, *next);
+  EXPECT_EQ(sut.logging.level, "debug");
+  EXPECT_EQ(sut.cluster.seeds, std::vector<std::string>{"a:1"});
+  EXPECT_EQ(sut.network.gossip_port, 7946);
+  const ReloadPlan after = plan_reload(sut, next);
+  EXPECT_TRUE(after.live.empty());
+  ASSERT_EQ(after.restart.size(), 1u);  // still pending until a restart
+  EXPECT_EQ(after.restart[0].key, "network.gossip_port");
+}
+
 TEST(PlanReload, AnUnchangedConfigChangesNothing) {
   auto running = parse("[cache]\nprefetch = false\n");
   ASSERT_TRUE(running.has_value());
