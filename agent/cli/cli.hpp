@@ -25,5 +25,6 @@ void add_solver_commands(CLI::App& app, Context& ctx);  // instance, solve  (cmd
 void add_replay_command(CLI::App& app, Context& ctx);   // replay           (cmd_replay.cpp)
 void add_sim_command(CLI::App& app, Context& ctx);      // sim              (cmd_sim.cpp)
 void add_config_command(CLI::App& app, Context& ctx);   // config check     (cmd_config.cpp)
+void add_daemon_commands(CLI::App& app, Context& ctx);  // status, reload, stats (cmd_daemon.cpp)
 
 }  // namespace slimcache::agent::cli

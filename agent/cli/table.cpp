@@ -15,7 +15,7 @@ bool looks_numeric(const std::string& s) {
 }
 }  // namespace
 
-Table::Table(std::vector<std::string> header) : m_header(std::move(header)) {}
+Table::Table(std::vector<std::string> header, Numbers numbers) : m_header(std::move(header)), m_numbers(numbers) {}
 
 void Table::add_row(std::vector<std::string> cells) {
   assert(cells.size() == m_header.size());
@@ -31,7 +31,7 @@ void Table::print(std::ostream& out) const {
   auto line = [&](const std::vector<std::string>& cells, bool header) {
     for (std::size_t c = 0; c < cells.size(); ++c) {
       const std::string pad(width[c] - cells[c].size(), ' ');
-      const bool right = !header && looks_numeric(cells[c]);
+      const bool right = !header && m_numbers == Numbers::k_right_aligned && looks_numeric(cells[c]);
       out << (c ? "  " : "") << (right ? pad + cells[c] : cells[c] + (c + 1 < cells.size() ? pad : ""));
     }
     out << '\n';

@@ -9,13 +9,15 @@ namespace slimcache::agent::cli {
 
 class Table {
  public:
-  explicit Table(std::vector<std::string> header);
+  enum class Numbers { k_right_aligned, k_left_aligned };
+  explicit Table(std::vector<std::string> header, Numbers numbers = Numbers::k_right_aligned);
   // Adds a row; it must have as many cells as the header.
   void add_row(std::vector<std::string> cells);
   void print(std::ostream& out) const;
 
  private:
   std::vector<std::string> m_header;
+  Numbers m_numbers;
   std::vector<std::vector<std::string>> m_rows;
 };
 
