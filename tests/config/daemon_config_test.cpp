@@ -584,5 +584,13 @@ TEST(ExampleConfig, ContainsEveryKeyOfTheSchemaAndStaysValidUncommented) {
   EXPECT_TRUE(sut.has_value()) << all_errors(sut.error());
 }
 
+TEST(ConfigurationDocs, CarryTheGeneratedKeyReference) {
+  std::ifstream in(std::string(SLIMCACHE_SOURCE_DIR) + "/docs/configuration.md");
+  std::ostringstream os;
+  os << in.rdbuf();
+  EXPECT_NE(os.str().find(format_reference_markdown()), std::string::npos)
+      << "regenerate the table at the end of docs/configuration.md with: slimctl config reference";
+}
+
 }  // namespace
 }  // namespace slimcache::config
