@@ -146,18 +146,7 @@ void Daemon::shutdown(const std::string& why) {
 }
 
 void Daemon::apply_live(const config::DaemonConfig& next) {
-  // Keys that reload live are taken from `next`, field by field through the schema; the
-  // others keep their running value until a restart.
-  config::DaemonConfig candidate = next;
-  for (const auto& spec : config::daemon_config_schema()) {
-    if (spec.reload != config::Reload::k_live) continue;
-    auto dst = spec.ref(m_config);
-    const auto src = spec.ref(candidate);
-    std::visit([&src](auto* d) { *d = *std::get<std::remove_pointer_t<decltype(d)>*>(src); }, dst);
-  }
-  m_config.security.keyring_contents = next.security.keyring_contents;
-  m_config.security.tls_psk = next.security.tls_psk;
-  m_config.source_files = next.source_files;
+  m_config = config::apply_live(m_config, next);
   m_deps.log.set_level(platform::parse_log_level(m_config.logging.level).value_or(LogLevel::k_info));
 }
 
