@@ -23,6 +23,7 @@ class BroadcastQueue {
   // each and drops those that reached the limit for a cluster of `members` nodes.
   [[nodiscard]] std::vector<Bytes> take(std::size_t budget, std::size_t members, int retransmit_mult);
   [[nodiscard]] std::size_t size() const { return m_items.size(); }
+  [[nodiscard]] std::uint64_t pushed() const { return m_next_id - 1; }  // total ever pushed
   static int retransmit_limit(int mult, std::size_t members);
 
  private:

@@ -67,6 +67,12 @@ GossipNode::Member& GossipNode::add_member(const std::string& name, const Addres
   }
   m_store.add_owner(name);
   m_store.set_active(name, true);
+  if (name != m_config.name) {
+    // Into the rest of the current gossip pass at a random place.
+    const std::size_t left = m_gossip_order.size() - std::min(m_gossip_index, m_gossip_order.size());
+    const std::size_t at = m_gossip_order.size() - (left == 0 ? 0 : m_rng() % (left + 1));
+    m_gossip_order.insert(m_gossip_order.begin() + static_cast<std::ptrdiff_t>(at), name);
+  }
   emit(EventKind::member_join, name, now);
   return *find(name);
 }
@@ -80,6 +86,27 @@ std::vector<const GossipNode::Member*> GossipNode::random_members(int k, Pred pr
     if (m.name == m_config.name || !pred(m)) continue;
     if (std::find(out.begin(), out.end(), &m) != out.end()) continue;
     out.push_back(&m);
+  }
+  return out;
+}
+
+template <typename Pred>
+std::vector<const GossipNode::Member*> GossipNode::next_gossip_targets(int k, Pred pred) {
+  // A shuffled round-robin: each member is picked once per pass, so a broadcast's
+  // retransmissions from one node reach distinct members (fewer misses than random picks).
+  std::vector<const Member*> out;
+  for (std::size_t steps = 0; steps < m_gossip_order.size() + 1 && static_cast<int>(out.size()) < k; ++steps) {
+    if (m_gossip_index >= m_gossip_order.size()) {
+      m_gossip_order.clear();
+      for (const auto& m : m_nodes)
+        if (m.name != m_config.name) m_gossip_order.push_back(m.name);
+      std::shuffle(m_gossip_order.begin(), m_gossip_order.end(), m_rng);
+      m_gossip_index = 0;
+      if (m_gossip_order.empty()) break;
+    }
+    const Member* m = find(m_gossip_order[m_gossip_index++]);
+    if (m == nullptr || !pred(*m) || std::find(out.begin(), out.end(), m) != out.end()) continue;
+    out.push_back(m);
   }
   return out;
 }
@@ -204,10 +231,22 @@ std::vector<Outgoing> GossipNode::on_packet(const Address& from, std::span<const
   const std::string& sender = packet->envelope.sender;
   if (sender == m_config.name) return drop(DropReason::replayed);  // our own packet reflected back
   if (!m_replay[sender].accept(packet->envelope.epoch, packet->envelope.seq)) return drop(DropReason::replayed);
+  // A member we have never heard of: pull its view (rate-limited), so a lost join
+  // announcement does not wait for the next periodic push-pull.
+  if (find(sender) == nullptr && channel == Channel::datagram) {
+    auto [it, fresh] = m_discovery.try_emplace(sender, now);
+    if (fresh || now - it->second >= m_config.probe_interval) {
+      it->second = now;
+      push_pull(from, 0);
+    }
+    if (m_discovery.size() > 4096) m_discovery.clear();
+  }
+  const std::uint64_t pushed = m_broadcasts.pushed();
   for (auto& m : packet->messages) {
     ++m_counters.messages_received;
     handle(from, sender, m, channel, now);
   }
+  if (m_eager && !m_leaving && m_broadcasts.pushed() != pushed && now - m_last_gossip >= m_config.gossip_interval / 4) gossip(now);
   return take(m_out);
 }
 
@@ -352,6 +391,21 @@ void GossipNode::handle_dead(const Dead& d, TimePoint now) {
   if (d.node == m_config.name) {
     if (!m_leaving) refute(d.incarnation);
     return;
+  }
+  // Another node's verdict against a member we still believe alive, or have only just
+  // begun to suspect, is taken as a suspicion (a confirmation), which gives the member the
+  // chance to refute. After a crash everyone has suspected the member for most of the
+  // minimum suspicion timeout before the first verdict arrives, so this costs nothing
+  // there; after a partition heals it stops the other side's stale verdicts from killing
+  // members of ours.
+  if (d.from != d.node && d.from != m_config.name) {
+    const bool fresh = m->state == MemberState::alive ||
+                       (m->suspicion && now - m->suspicion->start() < m->suspicion->min() / 4);
+    if (fresh) {
+      if (m->state == MemberState::alive) handle_suspect(Suspect{d.incarnation, d.node, d.from}, now);
+      else if (m->suspicion->confirm(d.from)) broadcast(d.node, Suspect{d.incarnation, d.node, d.from});
+      return;
+    }
   }
   m->incarnation = d.incarnation;
   m->state = d.from == d.node ? MemberState::left : MemberState::dead;
@@ -511,16 +565,19 @@ void GossipNode::probe_failed(TimePoint now) {
 }
 
 void GossipNode::gossip(TimePoint now) {
-  auto targets = random_members(m_config.gossip_nodes, [&](const Member& m) {
+  m_last_gossip = now;
+  auto targets = next_gossip_targets(m_config.gossip_nodes, [&](const Member& m) {
     if (live(m.state)) return true;
     return m.state == MemberState::dead && now - m.state_change < m_config.gossip_to_the_dead;
   });
-  std::vector<std::pair<Address, std::optional<Dead>>> sends;
+  // Buddy system (Lifeguard): a member we suspect or think dead is told so with the
+  // gossip, which lets it refute at once; this is also what heals partitions.
+  std::vector<std::pair<Address, std::optional<Message>>> sends;
   for (const Member* t : targets) {
-    std::optional<Dead> notice;
-    // Telling a member it is thought dead lets it refute: heals partitions.
+    std::optional<Message> notice;
     if (t->state == MemberState::dead) notice = Dead{t->incarnation, t->name, m_config.name};
-    sends.emplace_back(t->address, notice);
+    if (t->state == MemberState::suspect) notice = Suspect{t->incarnation, t->name, m_config.name};
+    sends.emplace_back(t->address, std::move(notice));
   }
   for (auto& [addr, notice] : sends) {
     std::vector<Bytes> framed;

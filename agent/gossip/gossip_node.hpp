@@ -79,6 +79,10 @@ class GossipNode {
   [[nodiscard]] const GossipConfig& config() const { return m_config; }
   [[nodiscard]] std::size_t broadcast_backlog() const { return m_broadcasts.size(); }
 
+  // Forward fresh broadcasts at once instead of at the next gossip tick (at most every
+  // gossip_interval / 4). On by default; off reproduces memberlist's timing exactly.
+  void set_eager_forwarding(bool on) { m_eager = on; }
+
  private:
   struct Member {
     std::string name;
@@ -140,6 +144,8 @@ class GossipNode {
   Member& add_member(const std::string& name, const Address& address, std::uint32_t incarnation, TimePoint now);
   template <typename Pred>
   std::vector<const Member*> random_members(int k, Pred pred);
+  template <typename Pred>
+  std::vector<const Member*> next_gossip_targets(int k, Pred pred);
   void emit(EventKind kind, const std::string& node, TimePoint now, const std::string& key = {}, std::uint64_t version = 0);
   static bool live(MemberState s) { return s == MemberState::alive || s == MemberState::suspect; }
 
@@ -151,10 +157,13 @@ class GossipNode {
   std::uint32_t m_seq = 0;
   std::uint32_t m_incarnation = 1;
   bool m_leaving = false;
+  bool m_eager = true;
 
   std::vector<Member> m_nodes;                       // self included
   std::unordered_map<std::string, std::size_t> m_index;
   std::size_t m_probe_index = 0;
+  std::vector<std::string> m_gossip_order;  // shuffled round-robin of gossip targets
+  std::size_t m_gossip_index = 0;
   std::set<std::string> m_suspects;
   std::optional<Probe> m_probe;
   std::map<std::uint32_t, Relay> m_relays;
@@ -174,6 +183,8 @@ class GossipNode {
   TimePoint m_next_sync{};
   TimePoint m_next_push_pull{};
   TimePoint m_next_reap{};
+  TimePoint m_last_gossip{};
+  std::unordered_map<std::string, TimePoint> m_discovery;  // unknown senders we pulled from
 };
 
 }  // namespace slimcache::agent::gossip

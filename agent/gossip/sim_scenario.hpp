@@ -9,7 +9,9 @@
 //   5. another node stalls for `stall` (1 s): it must not be declared dead;
 //   6. the survivors split in two halves for `partition`, then heal: time until every
 //      survivor sees every other survivor alive again.
-// A false positive is a survivor declared dead by a node on its own side of any partition.
+// A false positive is a survivor declared dead outside the partition phase; heal_flaps counts
+// survivors declared dead by a node of their own side during the partition phase (stale
+// verdicts racing the refutations when the sides meet again).
 // Deterministic for a given options (seed included).
 #include <cstdint>
 #include <functional>
@@ -59,6 +61,7 @@ struct ScenarioResult {
   Percentiles detect_s;            // per survivor: crash to "dead"
   std::size_t stall_declared_dead = 0;
   std::size_t false_positives = 0;
+  std::size_t heal_flaps = 0;
   bool healed = false;
   double heal_s = 0;
   double bytes_per_node_per_s = 0;        // idle window

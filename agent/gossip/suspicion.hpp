@@ -22,6 +22,8 @@ class Suspicion {
   bool confirm(const std::string& from);
   [[nodiscard]] TimePoint deadline() const;
   [[nodiscard]] int confirmations() const { return static_cast<int>(m_confirmed.size()); }
+  [[nodiscard]] TimePoint start() const { return m_start; }
+  [[nodiscard]] Duration min() const { return m_min; }
 
   // The minimum suspicion timeout for a cluster of n nodes.
   [[nodiscard]] static Duration min_timeout(int suspicion_mult, std::size_t n, Duration probe_interval);
