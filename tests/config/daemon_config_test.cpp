@@ -243,6 +243,33 @@ TEST(DaemonConfig, SeedsMustBeHostAndPort) {
   EXPECT_EQ(e.line, 3u);  // the bad item, not the key
 }
 
+TEST(DaemonConfig, RemainingBoundsAndFormatsAreChecked) {
+  EXPECT_THAT(single_error("[cluster]\nlabel = \"a\\u0001b\"\n").message, HasSubstr("control characters"));
+  EXPECT_THAT(single_error("[node]\nname = \"" + std::string(65, 'n') + "\"\n").message, HasSubstr("longer than 64"));
+  EXPECT_THAT(single_error("[admin]\nsocket_path = \"/" + std::string(107, 's') + "\"\n").message,
+              HasSubstr("longer than 107"));
+  EXPECT_THAT(single_error("[admin]\nmode = 0o1770\n").message, HasSubstr("not a permission mode"));
+  EXPECT_THAT(single_error("[budgets]\ndisk = \"20000000TB\"\n").message, HasSubstr("too large"));
+  EXPECT_THAT(single_error("[cluster]\nseeds = [\"[::1]7946\"]\n").message, HasSubstr("[address]:port"));
+  EXPECT_THAT(single_error("[cluster]\nseeds = [\"[zz]:7946\"]\n").message, HasSubstr("not an IPv6 address"));
+  EXPECT_THAT(single_error("[cluster]\nseeds = [\"a b:7946\"]\n").message, HasSubstr("not a host name"));
+  EXPECT_THAT(single_error("[cluster]\nseeds = [\"a:http\"]\n").message, HasSubstr("not a port number"));
+  EXPECT_THAT(single_error("[cluster]\nseeds = [" + [] {
+    std::string items;
+    for (int i = 0; i < 65; ++i) items += std::string(i ? ", " : "") + "\"h:" + std::to_string(i + 1) + "\"";
+    return items;
+  }() + "]\n").message, HasSubstr("between 0 and 64 entries"));
+}
+
+TEST(DaemonConfig, ATooLongAutomaticSocketPathMustBeSet) {
+  Environment env = test_env();
+  env.vars["XDG_RUNTIME_DIR"] = "/run/" + std::string(100, 'u');
+  auto sut = parse("", env);
+  ASSERT_FALSE(sut.has_value());
+  EXPECT_EQ(sut.error().front().key, "admin.socket_path");
+  EXPECT_THAT(sut.error().front().message, HasSubstr("set it"));
+}
+
 // ---------------------------------------------------------------- cross-checks
 TEST(DaemonConfig, CrossChecksNameTheKeyThatWasSet) {
   const ConfigError timeout = single_error("[gossip]\nprobe_timeout = \"2s\"\n");
@@ -421,6 +448,12 @@ TEST(DaemonConfigSecrets, RefusesMissingEmptyAndNonRegularFiles) {
   EXPECT_THAT(single_error("[security]\ntls_psk_file = \"" + empty.string() + "\"\n").message, HasSubstr("empty"));
   EXPECT_THAT(single_error("[security]\ntls_psk_file = \"" + (dir.path() / "adir").string() + "\"\n").message,
               HasSubstr("not a regular file"));
+}
+
+TEST(DaemonConfigSecrets, RefusesFilesOver64KiB) {
+  TempDir dir;
+  const auto big = dir.write("big", std::string(65537, 'k'), 0600);
+  EXPECT_THAT(single_error("[security]\ntls_psk_file = \"" + big.string() + "\"\n").message, HasSubstr("64 KiB"));
 }
 
 TEST(DaemonConfigSecrets, ANonLoopbackBindIsAcceptedWithAKeyring) {
