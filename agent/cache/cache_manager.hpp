@@ -1,0 +1,104 @@
+#pragma once
+// The expert cache as the daemon uses it: the disk tier (blobs), the memory tier (shared
+// memory read by local engines) and a paging policy deciding what stays in memory.
+//
+//   open()         opens the disk tier (index rebuilt and verified, failures quarantined and
+//                  listed in startup_report()) and creates the memory tier segment
+//   store()        writes an expert to disk (atomic, SHA-256 identity)
+//   request()      makes one layer's top-K set resident, loading missing experts from disk
+//                  (XXH3-verified) and evicting the policy's victims; the set is pinned while
+//                  it is served, and experts pinned by readers or by pin() are never evicted
+//   evict(), pin(), unpin(), remove(), quarantine(), inventory(), reclaim_leases()
+//
+// Failure: CacheError codes (k_not_found when an expert is not on disk, k_corrupt when its blob
+// failed verification and was quarantined, k_pinned when everything evictable is pinned).
+// Threads: not thread-safe; the daemon calls it from its cache strand. Readers in other
+// processes use TierReader concurrently.
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "agent/cache/disk_tier.hpp"
+#include "agent/cache/memory_tier.hpp"
+#include "agent/cache/paging_policy.hpp"
+
+namespace slimcache::agent::cache {
+
+struct CacheManagerOptions {
+  std::string model;
+  std::uint32_t num_layers = 0;
+  std::uint32_t num_experts = 0;
+  std::uint32_t top_k = 0;
+  std::string disk_root;
+  std::uint64_t disk_budget_bytes = 0;
+  VerifyMode verify_on_open = VerifyMode::k_fast;
+  std::string shm_name;
+  std::uint64_t memory_budget_bytes = 0;
+  std::uint64_t slot_size = 0;  // largest expert payload
+  std::uint32_t max_leases = 64;
+  std::string policy;  // empty: the default policy
+  std::uint64_t seed = 1;
+};
+
+struct RequestReport {
+  std::size_t hits = 0;
+  std::size_t loads = 0;
+  std::size_t evictions = 0;
+};
+
+struct Inventory {
+  std::vector<BlobInfo> on_disk;
+  std::vector<ResidentExpert> resident;
+  std::uint64_t disk_used_bytes = 0;
+  std::uint64_t disk_budget_bytes = 0;
+  std::uint32_t memory_slots = 0;
+  std::uint32_t memory_free_slots = 0;
+  std::vector<QuarantineRecord> quarantined;
+};
+
+class CacheManager {
+ public:
+  [[nodiscard]] static Expected<std::unique_ptr<CacheManager>, CacheError> open(platform::Env& env,
+                                                                                const platform::Clock& clock,
+                                                                                const CacheManagerOptions& options);
+  ~CacheManager();
+  CacheManager(const CacheManager&) = delete;
+  CacheManager& operator=(const CacheManager&) = delete;
+
+  [[nodiscard]] const DiskOpenReport& startup_report() const { return m_disk->open_report(); }
+  [[nodiscard]] Expected<BlobInfo, CacheError> store(std::uint32_t layer, std::uint32_t expert,
+                                                     std::span<const std::byte> payload);
+  [[nodiscard]] Expected<RequestReport, CacheError> request(std::uint32_t layer, std::span<const std::uint32_t> experts);
+  [[nodiscard]] Expected<void, CacheError> evict(std::uint32_t layer, std::uint32_t expert);
+  // Daemon-side pins (e.g. an expert being sent to a peer): never evicted until unpinned.
+  void pin(std::uint32_t layer, std::uint32_t expert);
+  void unpin(std::uint32_t layer, std::uint32_t expert);
+  // Drops the expert from memory (if resident and unpinned) and from disk.
+  [[nodiscard]] Expected<void, CacheError> remove(std::uint32_t layer, std::uint32_t expert);
+  [[nodiscard]] Expected<void, CacheError> quarantine(std::uint32_t layer, std::uint32_t expert, const std::string& reason);
+  [[nodiscard]] Inventory inventory() const;
+  std::size_t reclaim_leases() { return m_memory->reclaim_leases(); }
+  [[nodiscard]] const MemoryTier& memory_tier() const { return *m_memory; }
+
+ private:
+  CacheManager() = default;
+  class View;
+  [[nodiscard]] ExpertKey key(std::uint32_t layer, std::uint32_t expert) const {
+    return {m_options.model, layer, expert};
+  }
+  [[nodiscard]] PageId page(std::uint32_t layer, std::uint32_t expert) const {
+    return layer * m_options.num_experts + expert;
+  }
+
+  CacheManagerOptions m_options;
+  std::unique_ptr<DiskTier> m_disk;
+  std::unique_ptr<MemoryTier> m_memory;
+  std::unique_ptr<PagingPolicy> m_policy;
+  std::vector<PageId> m_resident;  // what the policy believes is resident
+  std::multiset<PageId> m_pins;
+  std::size_t m_step = 0;
+  std::size_t m_tokens = 0;
+};
+
+}  // namespace slimcache::agent::cache
