@@ -305,6 +305,7 @@ struct Ascent {
   Placement placement;
   double objective = 0.0;
   std::size_t passes = 0;
+  std::size_t steps = 0, exact_fallbacks = 0;
 };
 
 // Best-response passes over the nodes from `start` (MODEL.md 3.3 steps 1-3).
@@ -330,12 +331,14 @@ Ascent best_response(const Problem& p, const SolveOptions& opt, Combine combine,
   double j = objective();
   const double tolerance = 1e-12 * std::max(ev.empty_latency(), 1e-300);
   SingleNodeCache cache;
-  std::size_t passes = 0;
+  std::size_t passes = 0, steps = 0, fallbacks = 0;
   while (passes < opt.max_passes) {
     ++passes;
     double pass_gain = 0.0;
     for (auto n : order) {
       const SingleNodeResult res = solve_single_node(ev, n, sn, &cache);
+      ++steps;
+      if (combine == Combine::fast && res.used_exact_dp) ++fallbacks;
       std::vector<std::uint32_t> old;
       for (std::size_t g = 0; g < p.num_experts; ++g)
         if (ev.placement().has(n, g)) old.push_back(static_cast<std::uint32_t>(g));
@@ -353,7 +356,7 @@ Ascent best_response(const Problem& p, const SolveOptions& opt, Combine combine,
     }
     if (pass_gain <= opt.min_relative_gain * std::max(j, 0.0) || pass_gain <= tolerance) break;
   }
-  return Ascent{ev.placement(), j, passes};
+  return Ascent{ev.placement(), j, passes, steps, fallbacks};
 }
 
 Placement greedy_placement(const Problem& p, std::string& note);
@@ -416,6 +419,9 @@ Expected<SolveResult, SolveError> successive_greedy(const Problem& p, const Solv
   SolveResult r = finish(p, best.placement, opt);
   r.passes = best.passes;
   r.note = std::to_string(best.passes) + " best-response pass(es) from " + from;
+  if (combine == Combine::fast)
+    r.note += "; " + std::to_string(best.exact_fallbacks) + "/" + std::to_string(best.steps) +
+              " node steps fell back to the exact DP";
   return r;
 }
 

@@ -1,21 +1,32 @@
 #pragma once
 // Every placement algorithm behind one interface (MODEL.md sections 3.2-3.4).
 //
-//  name                 guarantee                                         complexity
-//  greedy               K=1: lazy density greedy + best single item:      O(N*G*eval + picks*log)
-//                       the (1-1/e)/2-style knapsack bound of the
-//                       facility-location objective (monotone submodular).
-//                       K=1, uniform sizes, one client: exact min-cost flow
-//                       (successive shortest paths), result.exact = true.
-//                       K>1: no guarantee (F is not submodular).
-//  sgd                  successive greedy decomposition: best-response     passes * N * node step
-//                       passes over nodes, each node step = per-layer      (single_node.hpp) with
-//                       profiles + exact (max,+) DP. F never decreases;    combine_exact
-//                       a local optimum of the node-wise moves. No
-//                       approximation ratio for K>1 (NP-hard; measured).
+//  name                 guarantee (honest)                                 complexity
+//  greedy               K=1, uniform sizes, one client: exact (the K=1     flow: O(min(G, sum C) * G * N)
+//                       problem is then an assignment; min-cost flow by
+//                       successive shortest paths), status = optimal.
+//                       K=1 otherwise: lazy density greedy + best single   O(N*G*eval + picks*log)
+//                       item. Uniform sizes: the budgets form a partition
+//                       matroid, greedy is a 1/2-approximation (Fisher,
+//                       Nemhauser, Wolsey 1978). One node, any sizes:
+//                       (1-1/e)/2 (Leskovec et al. 2007). Several
+//                       knapsacks: no proven bound. K>1: none (F is not
+//                       submodular; singles gain nothing until a set is
+//                       complete).
+//  sgd                  successive greedy decomposition (MODEL.md 3.3):    passes * N * node step
+//                       best-response passes over the nodes, each node     (single_node.hpp) with
+//                       step = per-layer profiles + exact (max,+) DP;      combine_exact
+//                       J never decreases, ends at a node-wise local
+//                       optimum (w.r.t. the profile chains). Starts: the
+//                       warm start (or nothing); also the best cheap
+//                       baseline when that is better than the first end
+//                       point (so never worse than those baselines); on
+//                       small instances (N*G <= 256) also 16 seeded random
+//                       restarts. No approximation ratio for K>1
+//                       (NP-hard); the report measures the gap.
 //  sgd-fast             the same with combine_fast: each node step is      same, combination in
-//                       within (1-eps) of the sgd node step on the same    O(P log P) when the
-//                       profiles (certified, else exact DP).               certificate holds
+//                       within (1-eps) of the exact DP on the same         O(P log P) when the
+//                       profiles (certified by an LP bound, else exact).   certificate holds
 //  random               fill each node with random experts (seeded)        O(N*G)
 //  popularity           every node: globally most popular first            O(N*G + G log G)
 //  popularity-distinct  most popular experts spread, one copy each,        O(G*N + G log G)
@@ -25,8 +36,8 @@
 //  greedy-marginal      the K=1 greedy run on marginals (K>1 ignored),     as greedy
 //                       evaluated on the real objective
 //  brute-force          exact: every product of maximal feasible per-node  product of per-node
-//                       subsets; refuses (Error) above options.brute_force  maximal subsets
-//                       _limit combinations
+//                       subsets (F is monotone); refuses (Error) above 24  maximal subsets
+//                       experts or brute_force_limit placements
 // The MILP reference (GLPK) is not here: it lives in tests/solver/milp_reference.hpp.
 //
 // Failure (Expected error): invalid options (warm start of the wrong shape or over

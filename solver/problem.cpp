@@ -25,6 +25,7 @@ Expected<void, InstanceError> validate(const Instance& in) {
   const std::size_t L = in.num_layers();
   if (L == 0) return fail("model.layers", "the model has no layers");
   if (in.top_k == 0) return fail("model.top_k", "top_k must be at least 1");
+  if (in.top_k > 64) return fail("model.top_k", "top_k above 64 is not supported");
   for (std::size_t l = 0; l < L; ++l) {
     const auto& sizes = in.expert_bytes[l];
     if (sizes.size() < in.top_k)

@@ -1,6 +1,7 @@
 #include "solver/single_node.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <numeric>
 #include <limits>
 
@@ -36,6 +37,7 @@ struct LayerSolver {
   // scratch
   std::vector<double> dl, dcur, a, cost, base_lat, lat;
   std::vector<std::size_t> units;
+  std::vector<std::uint64_t> needed;  // per set: members node n would speed up (bit i = member i)
 
   LayerSolver(const Problem& prob, const Placement& pl, std::size_t node, const SingleNodeOptions& o)
       : p(prob), x(pl), n(node), opt(o), unit(budget_unit(prob, node)),
@@ -104,35 +106,44 @@ struct LayerSolver {
     return values;
   }
 
-  // Peeling chain and popularity chain (see the header).
-  std::pair<std::vector<std::uint32_t>, std::vector<std::uint32_t>> chains(std::size_t l) {
-    const std::size_t E = p.layer_size(l), gb = p.layer_begin[l], U = p.num_clients;
-    std::vector<double> score(E, 0.0);
-    for (std::size_t e = 0; e < E; ++e) score[e] = -cost[e];
-    std::vector<double> value;  // per set of the layer, in visiting order
-    struct SetRef { std::size_t s, u; };
-    std::vector<SetRef> refs;
-    std::vector<std::size_t> set_slot(0);
+  // Peeling chain and (when asked) popularity chain (see the header).
+  std::pair<std::vector<std::uint32_t>, std::vector<std::uint32_t>> chains(std::size_t l, bool want_popular) {
+    const std::size_t E = p.layer_size(l), gb = p.layer_begin[l], U = p.num_clients, K = p.top_k;
+    std::vector<double> score(E, 0.0), inv_units(E);
+    for (std::size_t e = 0; e < E; ++e) {
+      score[e] = -cost[e];
+      inv_units[e] = 1.0 / static_cast<double>(units[e]);
+    }
+    if (needed.size() != p.num_sets()) needed.assign(p.num_sets(), 0);
     for (std::size_t u = 0; u < U; ++u)
       for (std::size_t s = first_set(u, l); s < end_set(u, l); ++s) {
         double floor = 0.0;
-        for (auto g : p.members(s)) floor = std::max(floor, std::min(dl[u * E + (g - gb)], a[u]));
+        std::uint64_t mask = 0;
+        const auto mem = p.members(s);
+        for (std::size_t i = 0; i < K; ++i) {
+          const double d = dl[u * E + (mem[i] - gb)];
+          floor = std::max(floor, std::min(d, a[u]));
+          if (d > a[u]) mask |= std::uint64_t{1} << i;
+        }
         const double v = p.set_weight[s] * (base_lat[s] - floor);
         lat[s] = v > 0.0 ? v : -1.0;  // reuse lat[] as "alive value" (negative = dead)
+        needed[s] = mask;
         if (v <= 0.0) continue;
-        for (auto g : p.members(s))
-          if (dl[u * E + (g - gb)] > a[u]) score[g - gb] += v;
+        for (std::size_t i = 0; i < K; ++i)
+          if (mask >> i & 1U) score[mem[i] - gb] += v;
       }
-    auto density = [&](std::size_t e) { return score[e] / static_cast<double>(units[e]); };
-    std::vector<std::uint32_t> popular(E);
-    std::iota(popular.begin(), popular.end(), 0u);
-    std::stable_sort(popular.begin(), popular.end(), [&](auto i, auto j) { return density(i) > density(j); });
-
+    std::vector<std::uint32_t> popular;
+    if (want_popular) {
+      popular.resize(E);
+      std::iota(popular.begin(), popular.end(), 0u);
+      std::stable_sort(popular.begin(), popular.end(),
+                       [&](auto i, auto j) { return score[i] * inv_units[i] > score[j] * inv_units[j]; });
+    }
     // Peeling by linear scan: E is at most a few hundred, so a scan per removal is cheaper
     // than a heap with one push per score decrease.
     constexpr double k_removed = std::numeric_limits<double>::infinity();
     std::vector<double> dens(E);
-    for (std::size_t e = 0; e < E; ++e) dens[e] = density(e);
+    for (std::size_t e = 0; e < E; ++e) dens[e] = score[e] * inv_units[e];
     std::vector<std::uint32_t> order;
     order.reserve(E);
     for (std::size_t step = 0; step < E; ++step) {
@@ -146,11 +157,12 @@ struct LayerSolver {
           const double v = lat[s];
           if (v < 0.0) continue;
           lat[s] = -1.0;
-          for (auto h : p.members(s)) {
-            const std::size_t he = h - gb;
-            if (dens[he] == k_removed || !(dl[u * E + he] > a[u])) continue;
+          const auto mem = p.members(s);
+          for (std::uint64_t mask = needed[s]; mask != 0; mask &= mask - 1) {
+            const std::size_t he = mem[static_cast<std::size_t>(std::countr_zero(mask))] - gb;
+            if (dens[he] == k_removed) continue;
             score[he] -= v;
-            dens[he] = density(he);
+            dens[he] = score[he] * inv_units[he];
           }
         }
       }
@@ -223,8 +235,13 @@ SingleNodeResult solve_single_node(const Evaluator& eval, std::size_t node, cons
     const std::size_t len = std::min(ls.capacity, total_units) + 1;
     std::vector<double> best(len, 0.0);
     std::vector<Choice> choice(len);
-    auto [peel, popular] = ls.chains(l);
-    memo.chains = {std::move(peel), std::move(popular)};
+    const bool want_popular = E <= opt.popularity_chain_max_experts;
+    auto [peel, popular] = ls.chains(l, want_popular);
+    // The popularity chain only pays on small layers (measured: on E >= 64 it never beat
+    // the peeling chain in the report grid), so large layers evaluate one chain.
+    memo.chains.clear();
+    memo.chains.push_back(std::move(peel));
+    if (want_popular) memo.chains.push_back(std::move(popular));
     for (std::size_t c = 0; c < memo.chains.size(); ++c) {
       const auto& chain = memo.chains[c];
       const auto values = ls.evaluate_chain(l, chain);

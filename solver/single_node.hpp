@@ -14,7 +14,8 @@
 //     w_A * (lat(A) - floor(A)) once all its members that n would speed up are cached;
 //     repeatedly drop the expert with the least remaining weight per byte (set
 //     completion, so co-activated experts stay together); the chain is the reverse order;
-//   - a popularity chain (initial weight per byte, descending);
+//   - a popularity chain (initial weight per byte, descending), for layers of at most
+//     popularity_chain_max_experts experts;
 //   - exact enumeration of all subsets when 2^E_l * (set work of the layer) is small.
 // Profiles are combined across layers with combine_exact or combine_fast (maxplus.hpp).
 // Budget units: the expert size when sizes are uniform (the budget is then a
@@ -46,6 +47,7 @@ struct SingleNodeOptions {
   double epsilon = 0.01;  // for Combine::fast
   MigrationCost migration;
   std::size_t enumerate_work_limit = std::size_t{1} << 16;  // 2^E_l * set work per layer
+  std::size_t popularity_chain_max_experts = 32;             // larger layers: peeling chain only
 };
 
 struct SingleNodeResult {
