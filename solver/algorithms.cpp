@@ -271,11 +271,21 @@ Placement greedy_placement(const Problem& p, std::string& note) {
 
 // K = 1 surrogate built from the marginals: singleton sets weighted by popularity.
 Problem marginal_problem(const Problem& p) {
-  Problem q = p;
+  Problem q;  // everything but the sets (copying those would cost more than the greedy)
+  q.num_nodes = p.num_nodes;
+  q.num_clients = p.num_clients;
+  q.num_layers = p.num_layers;
+  q.num_experts = p.num_experts;
+  q.layer_begin = p.layer_begin;
+  q.layer_of = p.layer_of;
+  q.size = p.size;
+  q.budget = p.budget;
+  q.serve = p.serve;
+  q.fallback = p.fallback;
+  q.client_weight = p.client_weight;
+  q.popularity = p.popularity;
+  q.uniform_sizes = p.uniform_sizes;
   q.top_k = 1;
-  q.set_members.clear();
-  q.set_weight.clear();
-  q.set_client.clear();
   q.sets_begin.assign(p.num_clients * p.num_layers + 1, 0);
   for (std::size_t u = 0; u < p.num_clients; ++u)
     for (std::size_t l = 0; l < p.num_layers; ++l) {

@@ -161,6 +161,47 @@ Combination combine_fast(std::span<const std::vector<double>> profiles, std::siz
   }
   out.upper_bound = std::max(bound, out.value);
   if (out.value >= (1.0 - epsilon) * out.upper_bound) return out;
+  // Second stage: the DP restricted to each layer's hull vertices (plus the point chosen
+  // above), O(L * C * V) for V vertices per layer; exact DP only if this still fails.
+  {
+    std::vector<double> cur(capacity + 1, 0.0), next(capacity + 1);
+    std::vector<std::vector<std::size_t>> cand(L);
+    std::vector<std::uint32_t> choice(L * (capacity + 1), 0);
+    for (std::size_t l = 0; l < L; ++l) {
+      const auto& g = profiles[l];
+      if (g.empty()) {
+        cand[l] = {0};
+      } else {
+        cand[l] = hull(g);
+        if (std::find(cand[l].begin(), cand[l].end(), out.units[l]) == cand[l].end()) cand[l].push_back(out.units[l]);
+      }
+      for (std::size_t c = 0; c <= capacity; ++c) {
+        double best = -1.0;
+        std::uint32_t arg = 0;
+        for (std::size_t i = 0; i < cand[l].size(); ++i) {
+          const std::size_t k = cand[l][i];
+          if (k > c) continue;
+          const double v = cur[c - k] + (g.empty() ? 0.0 : g[k]);
+          if (v > best) {
+            best = v;
+            arg = static_cast<std::uint32_t>(k);
+          }
+        }
+        next[c] = best;
+        choice[l * (capacity + 1) + c] = arg;
+      }
+      std::swap(cur, next);
+    }
+    if (cur[capacity] > out.value) {
+      std::size_t c = capacity;
+      for (std::size_t l = L; l-- > 0;) {
+        out.units[l] = choice[l * (capacity + 1) + c];
+        c -= out.units[l];
+      }
+      out.value = cur[capacity];
+    }
+    if (out.value >= (1.0 - epsilon) * out.upper_bound) return out;
+  }
   Combination exact = combine_exact(profiles, capacity);
   exact.upper_bound = out.upper_bound;
   return exact;
