@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <bit>
 #include <numeric>
+#include <queue>
+#include <tuple>
 #include <limits>
 
 #include "solver/maxplus.hpp"
@@ -171,6 +173,75 @@ struct LayerSolver {
     return {std::move(order), std::move(popular)};
   }
 
+  // Forward completion chain: repeatedly complete the sampled set with the best
+  // value per missing unit (its members that node n would speed up and has not added yet),
+  // in the binary view of the peeling chain. Good at small budgets, where peeling is weak.
+  // O(set members * log) with a lazy max-heap (a set's key only grows as members arrive).
+  std::vector<std::uint32_t> completion_chain(std::size_t l) {
+    const std::size_t E = p.layer_size(l), gb = p.layer_begin[l], U = p.num_clients, K = p.top_k;
+    struct Info {
+      double value = 0.0, cost = 0.0;
+      std::size_t units = 0, missing = 0;
+    };
+    std::vector<Info> info;
+    std::vector<std::size_t> base(U + 1, 0);
+    for (std::size_t u = 0; u < U; ++u) base[u + 1] = base[u] + (end_set(u, l) - first_set(u, l));
+    info.resize(base[U]);
+    using Entry = std::tuple<double, std::uint32_t, std::uint32_t>;  // key, local set, missing count
+    std::priority_queue<Entry> heap;
+    for (std::size_t u = 0; u < U; ++u)
+      for (std::size_t s = first_set(u, l); s < end_set(u, l); ++s) {
+        Info& in = info[base[u] + (s - first_set(u, l))];
+        double floor = 0.0;
+        for (auto g : p.members(s)) {
+          const double d = dl[u * E + (g - gb)];
+          floor = std::max(floor, std::min(d, a[u]));
+          if (d > a[u]) {
+            ++in.missing;
+            in.units += units[g - gb];
+            in.cost += cost[g - gb];
+          }
+        }
+        in.value = p.set_weight[s] * (base_lat[s] - floor);
+        if (in.value > 0.0 && in.missing > 0)
+          heap.emplace((in.value - in.cost) / static_cast<double>(in.units),
+                       static_cast<std::uint32_t>(base[u] + (s - first_set(u, l))), static_cast<std::uint32_t>(in.missing));
+      }
+    std::vector<std::uint8_t> added(E, 0);
+    std::vector<std::uint32_t> chain;
+    while (!heap.empty() && chain.size() < E) {
+      const auto [key, local, missing] = heap.top();
+      heap.pop();
+      Info& in = info[local];
+      if (in.missing != missing || in.missing == 0) continue;
+      if (key <= 0.0) break;
+      const std::size_t u = static_cast<std::size_t>(std::upper_bound(base.begin(), base.end(), local) - base.begin()) - 1;
+      const std::size_t s = first_set(u, l) + (local - base[u]);
+      const auto mem = p.members(s);
+      for (std::size_t i = 0; i < K; ++i) {
+        const std::size_t e = mem[i] - gb;
+        if (added[e] || !(dl[u * E + e] > a[u])) continue;
+        added[e] = 1;
+        chain.push_back(static_cast<std::uint32_t>(e));
+        for (std::size_t v = 0; v < U; ++v) {
+          if (!(dl[v * E + e] > a[v])) continue;
+          for (auto t : p.sets_of(v, gb + e)) {
+            Info& other = info[base[v] + (t - first_set(v, l))];
+            if (other.missing == 0) continue;
+            --other.missing;
+            other.units -= units[e];
+            other.cost -= cost[e];
+            if (other.missing > 0 && other.value > 0.0)
+              heap.emplace((other.value - other.cost) / static_cast<double>(other.units),
+                           static_cast<std::uint32_t>(base[v] + (t - first_set(v, l))),
+                           static_cast<std::uint32_t>(other.missing));
+          }
+        }
+      }
+    }
+    return chain;
+  }
+
   // Exact best J per exact unit count over all subsets (small layers only).
   void enumerate(std::size_t l, std::vector<double>& best, std::vector<Choice>& choice) {
     const std::size_t E = p.layer_size(l), gb = p.layer_begin[l], U = p.num_clients;
@@ -242,6 +313,7 @@ SingleNodeResult solve_single_node(const Evaluator& eval, std::size_t node, cons
     memo.chains.clear();
     memo.chains.push_back(std::move(peel));
     if (want_popular) memo.chains.push_back(std::move(popular));
+    if (E <= opt.completion_chain_max_experts) memo.chains.push_back(ls.completion_chain(l));
     for (std::size_t c = 0; c < memo.chains.size(); ++c) {
       const auto& chain = memo.chains[c];
       const auto values = ls.evaluate_chain(l, chain);

@@ -16,6 +16,8 @@
 //     completion, so co-activated experts stay together); the chain is the reverse order;
 //   - a popularity chain (initial weight per byte, descending), for layers of at most
 //     popularity_chain_max_experts experts;
+//   - a forward completion chain (layers of at most completion_chain_max_experts): keep
+//     completing the sampled set with the best value per missing unit;
 //   - exact enumeration of all subsets when 2^E_l * (set work of the layer) is small.
 // Profiles are combined across layers with combine_exact or combine_fast (maxplus.hpp).
 // Budget units: the expert size when sizes are uniform (the budget is then a
@@ -47,7 +49,8 @@ struct SingleNodeOptions {
   double epsilon = 0.01;  // for Combine::fast
   MigrationCost migration;
   std::size_t enumerate_work_limit = std::size_t{1} << 16;  // 2^E_l * set work per layer
-  std::size_t popularity_chain_max_experts = 32;             // larger layers: peeling chain only
+  std::size_t popularity_chain_max_experts = 32;             // larger layers: no popularity chain
+  std::size_t completion_chain_max_experts = 64;             // larger layers: no completion chain
 };
 
 struct SingleNodeResult {
