@@ -1,0 +1,130 @@
+#include "agent/transfer/protocol.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+namespace slimcache::agent::transfer {
+namespace {
+
+BlobId sample_id() {
+  BlobId id;
+  for (std::size_t i = 0; i < id.bytes.size(); ++i) id.bytes[i] = static_cast<std::uint8_t>(i * 7 + 1);
+  return id;
+}
+
+template <typename T>
+void poke_u64(T& bytes, std::size_t at, std::uint64_t value) {
+  for (std::size_t i = 0; i < 8; ++i) bytes[at + i] = static_cast<std::byte>((value >> (8 * i)) & 0xFF);
+}
+
+TEST(TransferProtocol, RequestRoundTripsIdAndOffset) {
+  const GetRequest request{k_protocol_version, sample_id(), 123456789012ull};
+
+  auto sut = decode_request(encode_request(request));
+
+  ASSERT_TRUE(sut.has_value()) << sut.error().message;
+  EXPECT_EQ(sut->id, request.id);
+  EXPECT_EQ(sut->offset, request.offset);
+}
+
+TEST(TransferProtocol, RequestOfAnotherVersionIsRejectedAsUnsupported) {
+  auto bytes = encode_request(GetRequest{k_protocol_version, sample_id(), 0});
+  bytes[4] = std::byte{2};
+
+  auto sut = decode_request(bytes);
+
+  ASSERT_FALSE(sut.has_value());
+  EXPECT_EQ(sut.error().code, TransferErrc::k_unsupported_version);
+}
+
+TEST(TransferProtocol, RequestWithBadMagicOrLengthIsRejected) {
+  auto bytes = encode_request(GetRequest{k_protocol_version, sample_id(), 0});
+  auto bad_magic = bytes;
+  bad_magic[0] = std::byte{'X'};
+
+  EXPECT_EQ(decode_request(bad_magic).error().code, TransferErrc::k_protocol);
+  EXPECT_EQ(decode_request(std::span(bytes.data(), 47)).error().code, TransferErrc::k_protocol);
+}
+
+TEST(TransferProtocol, BlobHeaderRoundTrips) {
+  const Limits limits;
+  const auto frame = encode_blob_frame(BlobHeader{5000, 1000, 4096});
+  auto head = decode_frame_header(std::span(frame.data(), k_frame_header_size), limits);
+  ASSERT_TRUE(head.has_value());
+  ASSERT_EQ(head->type, FrameType::k_blob);
+
+  auto sut = decode_blob_body(std::span(frame.data() + k_frame_header_size, head->length), limits);
+
+  ASSERT_TRUE(sut.has_value()) << sut.error().message;
+  EXPECT_EQ(sut->total_size, 5000u);
+  EXPECT_EQ(sut->offset, 1000u);
+  EXPECT_EQ(sut->chunk_size, 4096u);
+}
+
+TEST(TransferProtocol, PeerClaimingAPetabyteBlobIsRejectedBeforeAnyAllocation) {
+  auto frame = encode_blob_frame(BlobHeader{1, 0, 4096});
+  poke_u64(frame, k_frame_header_size + 4, 1ull << 50);  // 1 PiB
+
+  auto sut = decode_blob_body(std::span(frame.data() + k_frame_header_size, k_blob_body_size), Limits{});
+
+  ASSERT_FALSE(sut.has_value());
+  EXPECT_EQ(sut.error().code, TransferErrc::k_too_large);
+}
+
+TEST(TransferProtocol, ChunkLargerThanTheLimitIsRejected) {
+  const Limits limits{64 * 1024, 1u << 30};
+  const auto at_limit = encode_frame_header(FrameType::k_chunk, 64 * 1024);
+  const auto over = encode_frame_header(FrameType::k_chunk, 64 * 1024 + 1);
+
+  EXPECT_TRUE(decode_frame_header(at_limit, limits).has_value());
+  auto sut = decode_frame_header(over, limits);
+
+  ASSERT_FALSE(sut.has_value());
+  EXPECT_EQ(sut.error().code, TransferErrc::k_too_large);
+}
+
+TEST(TransferProtocol, OffsetPastTheEndAndUnknownFramesAreRejected) {
+  auto frame = encode_blob_frame(BlobHeader{100, 101, 4096});
+  auto past = decode_blob_body(std::span(frame.data() + k_frame_header_size, k_blob_body_size), Limits{});
+  auto unknown = encode_frame_header(FrameType::k_end, 0);
+  unknown[0] = std::byte{9};
+  auto end_with_body = encode_frame_header(FrameType::k_end, 4);
+
+  EXPECT_EQ(past.error().code, TransferErrc::k_protocol);
+  EXPECT_EQ(decode_frame_header(unknown, Limits{}).error().code, TransferErrc::k_protocol);
+  EXPECT_EQ(decode_frame_header(end_with_body, Limits{}).error().code, TransferErrc::k_protocol);
+}
+
+TEST(TransferProtocol, ErrorFrameCarriesCodeAndTruncatedMessage) {
+  const auto frame = encode_error_frame(TransferErrc::k_not_found, std::string(1000, 'x'));
+  auto head = decode_frame_header(std::span(frame.data(), k_frame_header_size), Limits{});
+  ASSERT_TRUE(head.has_value());
+
+  auto sut = decode_error_body(std::span(frame.data() + k_frame_header_size, head->length));
+
+  ASSERT_TRUE(sut.has_value());
+  EXPECT_EQ(sut->code, TransferErrc::k_not_found);
+  EXPECT_EQ(sut->message.size(), k_max_error_message);
+}
+
+TEST(TransferProtocol, BlobIdParsesHexAndRejectsOtherText) {
+  const BlobId id = sample_id();
+
+  auto sut = BlobId::from_hex(id.hex());
+
+  ASSERT_TRUE(sut.has_value());
+  EXPECT_EQ(*sut, id);
+  EXPECT_FALSE(BlobId::from_hex("abc").has_value());
+  EXPECT_FALSE(BlobId::from_hex(std::string(63, 'a') + "g").has_value());
+}
+
+TEST(TransferProtocol, BlobIdOfEmptyInputIsTheKnownSha256) {
+  auto sut = BlobId::of({});
+
+  // FIPS 180-2: SHA-256 of the empty string.
+  EXPECT_EQ(sut.hex(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+}  // namespace
+}  // namespace slimcache::agent::transfer
