@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <mbedtls/sha256.h>
+
 #include <cstring>
+#include <random>
 
 namespace slimcache::agent::transfer {
 namespace {
@@ -124,6 +127,27 @@ TEST(TransferProtocol, BlobIdOfEmptyInputIsTheKnownSha256) {
 
   // FIPS 180-2: SHA-256 of the empty string.
   EXPECT_EQ(sut.hex(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+TEST(Sha256Stream, MatchesMbedtlsForSeededLengthsAndSplits) {
+  const std::uint64_t seed = 7'340'033;
+  SCOPED_TRACE("seed " + std::to_string(seed) + ", accelerated " + std::to_string(Sha256Stream::accelerated()));
+  std::mt19937_64 rng(seed);
+  for (int round = 0; round < 300; ++round) {
+    std::vector<std::byte> data(rng() % 1000);
+    for (auto& b : data) b = static_cast<std::byte>(rng());
+    BlobId oracle;
+    ASSERT_EQ(mbedtls_sha256_ret(reinterpret_cast<const unsigned char*>(data.data()), data.size(), oracle.bytes.data(), 0), 0);
+    Sha256Stream sut;
+    std::size_t pos = 0;
+    while (pos < data.size()) {  // random pieces, including empty ones
+      const std::size_t n = std::min<std::size_t>(data.size() - pos, rng() % 130);
+      sut.update(std::span(data).subspan(pos, n));
+      pos += n;
+    }
+
+    ASSERT_EQ(sut.digest(), oracle) << "round " << round << ", length " << data.size();
+  }
 }
 
 }  // namespace
