@@ -50,7 +50,8 @@ Logger::Logger(LogLevel level, Sink sink)
 
 void Logger::write(LogLevel level, std::string_view message) {
   if (!enabled(level)) return;
-  const std::string prefix = "<" + std::to_string(static_cast<int>(level)) + ">";
+  // Priorities are single digits (3..7).
+  const char prefix[] = {'<', static_cast<char>('0' + static_cast<int>(level)), '>', '\0'};
   std::lock_guard lock(m_mutex);
   std::size_t start = 0;
   do {
