@@ -1,0 +1,83 @@
+#include "agent/transfer/disk_tier_blob_store.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace slimcache::agent::transfer {
+
+DiskTierBlobStore::DiskTierBlobStore(cache::DiskTier& tier, DirectoryBlobStore& staging, KeyOf key_of)
+    : m_tier(tier), m_staging(staging), m_key_of(std::move(key_of)) {}
+
+std::optional<cache::BlobInfo> DiskTierBlobStore::info(const BlobId& id) const {
+  const auto key = m_key_of(id);
+  if (!key) return std::nullopt;
+  auto found = m_tier.find(*key);
+  if (!found || found->sha256 != id.bytes) return std::nullopt;
+  return found;
+}
+
+bool DiskTierBlobStore::has(const BlobId& id) const { return info(id).has_value(); }
+
+std::optional<std::uint64_t> DiskTierBlobStore::size(const BlobId& id) const {
+  auto found = info(id);
+  if (!found) return std::nullopt;
+  return found->payload_size;
+}
+
+Expected<std::size_t, TransferError> DiskTierBlobStore::read(const BlobId& id, std::uint64_t offset,
+                                                             std::span<std::byte> dest) const {
+  std::shared_ptr<const std::vector<std::byte>> payload;
+  {
+    std::lock_guard lock(m_mutex);
+    if (m_cached_id == id) payload = m_cached;
+  }
+  if (!payload) {
+    auto found = info(id);
+    if (!found) return Unexpected(TransferError{TransferErrc::k_not_found, "no blob " + id.hex() + " in the disk tier"});
+    auto bytes = m_tier.read(found->key);
+    if (!bytes) return Unexpected(TransferError{TransferErrc::k_io, "disk tier: " + bytes.error().message});
+    payload = std::make_shared<const std::vector<std::byte>>(std::move(bytes).value());
+    std::lock_guard lock(m_mutex);
+    m_cached_id = id;
+    m_cached = payload;
+  }
+  if (offset >= payload->size()) return std::size_t{0};
+  const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(dest.size(), payload->size() - offset));
+  std::memcpy(dest.data(), payload->data() + offset, n);
+  return n;
+}
+
+std::uint64_t DiskTierBlobStore::partial_size(const BlobId& id) const { return m_staging.partial_size(id); }
+
+Expected<std::uint64_t, TransferError> DiskTierBlobStore::begin(const BlobId& id, std::uint64_t expected_size) {
+  if (!m_key_of(id)) {
+    return Unexpected(TransferError{TransferErrc::k_invalid_argument, "blob " + id.hex() + " is not a known expert"});
+  }
+  return m_staging.begin(id, expected_size);
+}
+
+Expected<void, TransferError> DiskTierBlobStore::append(const BlobId& id, std::span<const std::byte> bytes) {
+  return m_staging.append(id, bytes);
+}
+
+Expected<void, TransferError> DiskTierBlobStore::finish(const BlobId& id) {
+  SLIM_TRY_VOID(m_staging.finish(id));  // verifies SHA-256; a mismatch discards the partial
+  const auto key = m_key_of(id);
+  const auto staged_size = m_staging.size(id).value_or(0);
+  std::vector<std::byte> payload(static_cast<std::size_t>(staged_size));
+  auto got = m_staging.read(id, 0, payload);
+  (void)::unlink(m_staging.blob_path(id).c_str());
+  if (!got || *got != payload.size()) {
+    return Unexpected(TransferError{TransferErrc::k_io, "cannot read the staged blob " + id.hex()});
+  }
+  if (!key) return Unexpected(TransferError{TransferErrc::k_invalid_argument, "blob " + id.hex() + " is no longer a known expert"});
+  auto put = m_tier.put(*key, payload);
+  if (!put) return Unexpected(TransferError{TransferErrc::k_io, "disk tier: " + put.error().message});
+  return {};
+}
+
+void DiskTierBlobStore::abort(const BlobId& id, PartialMode mode) { m_staging.abort(id, mode); }
+
+}  // namespace slimcache::agent::transfer
