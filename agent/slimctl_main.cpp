@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   cli::add_sim_command(app, ctx);
   cli::add_config_command(app, ctx);
   cli::add_daemon_commands(app, ctx);
+  cli::add_cache_commands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -26,5 +26,6 @@ void add_replay_command(CLI::App& app, Context& ctx);   // replay           (cmd
 void add_sim_command(CLI::App& app, Context& ctx);      // sim              (cmd_sim.cpp)
 void add_config_command(CLI::App& app, Context& ctx);   // config check     (cmd_config.cpp)
 void add_daemon_commands(CLI::App& app, Context& ctx);  // status, reload, stats (cmd_daemon.cpp)
+void add_cache_commands(CLI::App& app, Context& ctx);   // cache, import, model (cmd_cache.cpp)
 
 }  // namespace slimcache::agent::cli

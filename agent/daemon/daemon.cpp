@@ -75,6 +75,9 @@ Expected<void, std::string> Daemon::start() {
   const admin::AccessPolicy policy{::geteuid(), gid ? gid : std::optional<gid_t>(::getegid())};
   m_admin = std::make_unique<admin::AdminServer>(m_io, admin_options, policy);
   register_admin_commands();
+  m_cache = std::make_unique<CacheService>(m_io, m_config, m_deps.log, m_deps.clock, m_metrics);
+  if (auto ok = m_cache->start(); !ok) return Unexpected(ok.error());
+  m_cache->register_commands(*m_admin);
   if (auto ok = m_admin->start(); !ok) return Unexpected("admin socket: " + ok.error().message);
 
   if (m_config.metrics.enabled) {
@@ -143,6 +146,7 @@ void Daemon::shutdown(const std::string& why) {
   m_watchdog.cancel();
   if (m_metrics_http) m_metrics_http->stop();
   if (m_admin) m_admin->stop();
+  if (m_cache) m_cache->stop();
 }
 
 void Daemon::apply_live(const config::DaemonConfig& next) {
@@ -206,7 +210,8 @@ nlohmann::json Daemon::status() const {
           {"config_files", m_config.source_files},
           {"reloads", m_reloads},
           {"budgets", {{"disk_bytes", m_config.budgets.disk}, {"memory_bytes", m_config.budgets.memory}}},
-          {"state", m_stopping ? "stopping" : "serving"}};
+          {"state", m_stopping ? "stopping" : "serving"},
+          {"cache", m_cache ? m_cache->status() : nlohmann::json(nullptr)}};
 }
 
 void Daemon::register_admin_commands() {

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "agent/admin/admin_server.hpp"
+#include "agent/daemon/cache_service.hpp"
 #include "agent/metrics/metrics_http.hpp"
 #include "agent/metrics/metrics_registry.hpp"
 #include "config/daemon_config.hpp"
@@ -68,6 +69,7 @@ class Daemon {
   metrics::Registry m_metrics;
   std::unique_ptr<admin::AdminServer> m_admin;
   std::unique_ptr<metrics::MetricsHttpServer> m_metrics_http;
+  std::unique_ptr<CacheService> m_cache;
   asio::signal_set m_signals;
   asio::steady_timer m_watchdog;
   platform::TimePoint m_started_at{};

@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "agent/admin/admin_client.hpp"
+#include "agent/engine/engine_segment.hpp"
+#include "tests/agent/model/checkpoint_fixture.hpp"
 
 namespace slimcache::agent {
 namespace {
@@ -140,6 +142,58 @@ TEST_F(DaemonProcessTest, InvalidConfigExitsWithCodeTwoAndSaysWhy) {
   const std::string text((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("<3>"), std::string::npos) << text;
   EXPECT_NE(text.find("logging.level"), std::string::npos) << text;
+}
+
+TEST_F(DaemonProcessTest, ImportsACheckpointThenListsPinsAndEvictsExperts) {
+  spawn();
+  ASSERT_NE(next_notify().find("READY=1"), std::string::npos);
+  auto none = admin::call(client(), "cache.ls");
+  ASSERT_FALSE(none.has_value());
+  EXPECT_NE(none.error().message.find("import"), std::string::npos);
+
+  testing::write_checkpoint(m_dir / "ckpt", {testing::Family::k_qwen3_moe, 3, 8, 2, 32, 16, 2, config::DType::k_bf16});
+  int progress = 0;
+  auto imported = admin::call({socket_path(), 60s}, "import", {{"model_dir", (m_dir / "ckpt").string()}},
+                              [&](const nlohmann::json&) { ++progress; });
+  ASSERT_TRUE(imported.has_value()) << imported.error().message;
+  EXPECT_EQ((*imported)["experts"], 24);
+  EXPECT_EQ((*imported)["model"], "qwen3_moe");
+  EXPECT_GE(progress, 1);
+
+  auto ls = admin::call(client(), "cache.ls");
+  ASSERT_TRUE(ls.has_value()) << ls.error().message;
+  EXPECT_EQ((*ls)["experts"].size(), 24u);
+  ASSERT_TRUE(admin::call(client(), "cache.pin", {{"layer", 2}, {"expert", 7}}).has_value());
+  auto after = admin::call(client(), "cache.ls");
+  bool resident = false;
+  for (const auto& e : (*after)["experts"]) resident |= e["layer"] == 2 && e["expert"] == 7 && e["resident"].get<bool>();
+  EXPECT_TRUE(resident);
+  auto bad = admin::call(client(), "cache.pin", {{"layer", 3}, {"expert", 0}});
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, admin::ErrorCode::k_bad_arguments);
+  ASSERT_TRUE(admin::call(client(), "cache.unpin", {{"layer", 2}, {"expert", 7}}).has_value());
+  ASSERT_TRUE(admin::call(client(), "cache.evict", {{"layer", 2}, {"expert", 7}}).has_value());
+
+  // A local engine reports router decisions through the engine segment.
+  auto status = admin::call(client(), "status");
+  ASSERT_TRUE(status.has_value());
+  const std::string shm = (*status)["cache"]["shm_name"];
+  auto engine = engine::EngineSegment::open(shm);
+  ASSERT_TRUE(engine.has_value()) << engine.error().message;
+  const std::uint16_t ids[] = {1, 6};
+  EXPECT_EQ(engine->record(0, ids), engine::RecordResult::k_recorded);
+  EXPECT_EQ(engine->record(0, ids), engine::RecordResult::k_recorded);
+
+  // A restarted daemon finds its model and experts again.
+  ASSERT_EQ(::kill(m_pid, SIGTERM), 0);
+  EXPECT_EQ(wait_exit(), 0);
+  spawn();
+  std::string ready;
+  for (int i = 0; i < 5 && ready.find("READY=1") == std::string::npos; ++i) ready = next_notify();
+  ASSERT_NE(ready.find("READY=1"), std::string::npos);
+  auto again = admin::call(client(), "cache.ls");
+  ASSERT_TRUE(again.has_value()) << again.error().message;
+  EXPECT_EQ((*again)["experts"].size(), 24u);
 }
 
 }  // namespace
