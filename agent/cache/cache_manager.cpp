@@ -74,12 +74,17 @@ Expected<RequestReport, CacheError> CacheManager::request(std::uint32_t layer, s
   const Step step{m_step++, m_tokens == 0 ? 0 : m_tokens - 1, layer, set};
   View view(*this, set);
   RequestReport report;
+  // Hits first, then loads: the order the simulator uses, so both make the same decisions.
+  std::vector<PageId> missing;
   for (PageId p : set) {
     if (m_memory->is_resident(layer, p % m_options.num_experts)) {
       m_policy->on_hit(p, step);
       ++report.hits;
-      continue;
+    } else {
+      missing.push_back(p);
     }
+  }
+  for (PageId p : missing) {
     if (!m_disk->find(key(layer, p % m_options.num_experts)))
       return Unexpected(CacheError{CacheErrc::k_not_found, key(layer, p % m_options.num_experts).to_string() + " is not on disk"});
     // Make room: bounded by the number of resident pages.

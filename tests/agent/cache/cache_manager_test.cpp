@@ -5,6 +5,8 @@
 
 #include <random>
 
+#include "agent/cache/paging_policies.hpp"
+#include "agent/cache/paging_simulator.hpp"
 #include "agent/cache/tier_reader.hpp"
 #include "platform/mem_env.hpp"
 
@@ -121,6 +123,41 @@ TEST(CacheManager, ACorruptBlobIsQuarantinedAndNeverLoaded) {
   EXPECT_FALSE(sut->memory_tier().is_resident(1, 2));
   EXPECT_EQ(sut->inventory().quarantined.size(), 1U);
   EXPECT_EQ(sut->request(1, set).error().code, CacheErrc::k_not_found);
+}
+
+// The daemon path and the simulator make the same decisions: loads equal the replay's misses.
+TEST(CacheManager, LoadsWhatTheSimulatorCountsAsMisses) {
+  std::mt19937_64 rng(99);
+  RequestSequence seq;
+  seq.geometry = {3, 4, 2};
+  for (int t = 0; t < 40; ++t) {
+    for (std::uint32_t l = 0; l < 3; ++l) {
+      const std::uint32_t a = static_cast<std::uint32_t>(rng() % 4);
+      const std::uint32_t b = (a + 1 + static_cast<std::uint32_t>(rng() % 3)) % 4;
+      seq.pages.push_back(l * 4 + a);
+      seq.pages.push_back(l * 4 + b);
+    }
+  }
+  for (const char* policy : {"lru", "fifo", "lfu", "clock", "llru", "belady"}) {
+    if (std::string_view(policy) == "belady") continue;  // offline: not for the daemon
+    platform::MemEnv env;
+    platform::ManualClock clock;
+    auto sut = open_with_all_experts(env, clock, options(policy, 5, policy));
+    ASSERT_NE(sut, nullptr);
+    std::size_t loads = 0;
+    for (std::size_t s = 0; s < seq.num_steps(); ++s) {
+      const auto set = seq.set(s);
+      const std::uint32_t experts[] = {set[0] % 4, set[1] % 4};
+      auto r = sut->request(static_cast<std::uint32_t>(seq.layer(s)), experts);
+      ASSERT_TRUE(r.has_value()) << policy << ": " << r.error().message;
+      loads += r->loads;
+    }
+    auto simulated = make_policy(policy);
+    ASSERT_TRUE(simulated.has_value());
+    auto stats = replay(seq, **simulated, {5, 0});
+    ASSERT_TRUE(stats.has_value());
+    EXPECT_EQ(loads, stats->misses) << policy;
+  }
 }
 
 TEST(CacheManager, RejectsAMemoryTierSmallerThanTopK) {
