@@ -87,24 +87,8 @@ Expected<RequestReport, CacheError> CacheManager::request(std::uint32_t layer, s
   for (PageId p : missing) {
     if (!m_disk->find(key(layer, p % m_options.num_experts)))
       return Unexpected(CacheError{CacheErrc::k_not_found, key(layer, p % m_options.num_experts).to_string() + " is not on disk"});
-    // Make room: bounded by the number of resident pages.
-    for (std::size_t round = 0; m_memory->free_slots() == 0 || m_policy->needs_room(p, m_resident.size()); ++round) {
-      bool any = false;
-      for (PageId r : m_resident) any |= !view.is_pinned(r);
-      if (!any || round > m_resident.size())
-        return Unexpected(CacheError{CacheErrc::k_pinned, "every resident expert is pinned: cannot load " +
-                                                              key(layer, p % m_options.num_experts).to_string()});
-      const PageId victim = m_policy->choose_victim(step, p, view);
-      auto evicted = m_memory->evict(victim / m_options.num_experts, victim % m_options.num_experts);
-      if (!evicted) {
-        if (evicted.error().code != CacheErrc::k_pinned) return Unexpected(evicted.error());
-        view.refused.push_back(victim);  // a reader pinned it meanwhile
-        continue;
-      }
-      std::erase(m_resident, victim);
-      m_policy->on_evict(victim);
-      ++report.evictions;
-    }
+    SLIM_TRY(const std::size_t evicted, make_room(p, step, view));
+    report.evictions += evicted;
     const ExpertKey k = key(layer, p % m_options.num_experts);
     SLIM_TRY_VOID(m_memory->load(layer, p % m_options.num_experts,
                                  [&](std::span<std::byte> slot) { return m_disk->read_into(k, slot); }));
@@ -112,7 +96,54 @@ Expected<RequestReport, CacheError> CacheManager::request(std::uint32_t layer, s
     m_policy->on_load(p, step);
     ++report.loads;
   }
+  m_last_set = std::move(set);
+  m_last_step = Step{step.index, step.token, step.layer, m_last_set};
+  m_have_last = true;
   return report;
+}
+
+Expected<std::size_t, CacheError> CacheManager::make_room(PageId incoming, const Step& step, View& view) {
+  std::size_t evictions = 0;
+  // Bounded by the number of resident pages.
+  for (std::size_t round = 0; m_memory->free_slots() == 0 || m_policy->needs_room(incoming, m_resident.size()); ++round) {
+    bool any = false;
+    for (PageId r : m_resident) any |= !view.is_pinned(r);
+    if (!any || round > m_resident.size())
+      return Unexpected(CacheError{CacheErrc::k_pinned, "every resident expert is pinned: cannot load " +
+                                                            key(incoming / m_options.num_experts, incoming % m_options.num_experts).to_string()});
+    const PageId victim = m_policy->choose_victim(step, incoming, view);
+    auto evicted = m_memory->evict(victim / m_options.num_experts, victim % m_options.num_experts);
+    if (!evicted) {
+      if (evicted.error().code != CacheErrc::k_pinned) return Unexpected(evicted.error());
+      view.refused.push_back(victim);  // a reader pinned it meanwhile
+      continue;
+    }
+    std::erase(m_resident, victim);
+    m_policy->on_evict(victim);
+    ++evictions;
+  }
+  return evictions;
+}
+
+Expected<std::size_t, CacheError> CacheManager::prefetch() {
+  if (!m_have_last) return std::size_t{0};
+  View view(*this, m_last_set);
+  std::vector<PageId> ahead;
+  m_policy->prefetch_after(m_last_step, view, ahead);
+  std::size_t loaded = 0;
+  for (PageId p : ahead) {
+    const std::uint32_t layer = p / m_options.num_experts;
+    const std::uint32_t expert = p % m_options.num_experts;
+    if (layer >= m_options.num_layers || m_memory->is_resident(layer, expert) || !m_disk->find(key(layer, expert))) continue;
+    SLIM_TRY(const std::size_t evicted, make_room(p, m_last_step, view));
+    (void)evicted;
+    const ExpertKey k = key(layer, expert);
+    SLIM_TRY_VOID(m_memory->load(layer, expert, [&](std::span<std::byte> slot) { return m_disk->read_into(k, slot); }));
+    m_resident.push_back(p);
+    m_policy->on_load(p, m_last_step);
+    ++loaded;
+  }
+  return loaded;
 }
 
 Expected<void, CacheError> CacheManager::evict(std::uint32_t layer, std::uint32_t expert) {

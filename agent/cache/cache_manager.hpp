@@ -8,6 +8,8 @@
 //   request()      makes one layer's top-K set resident, loading missing experts from disk
 //                  (XXH3-verified) and evicting the policy's victims; the set is pinned while
 //                  it is served, and experts pinned by readers or by pin() are never evicted
+//   prefetch()     loads what the policy expects next (e.g. slim's likely next-layer experts);
+//                  call it after the engine has the set, off its critical path
 //   evict(), pin(), unpin(), remove(), quarantine(), inventory(), reclaim_leases()
 //
 // Failure: CacheError codes (k_not_found when an expert is not on disk, k_corrupt when its blob
@@ -70,6 +72,9 @@ class CacheManager {
   [[nodiscard]] Expected<BlobInfo, CacheError> store(std::uint32_t layer, std::uint32_t expert,
                                                      std::span<const std::byte> payload);
   [[nodiscard]] Expected<RequestReport, CacheError> request(std::uint32_t layer, std::span<const std::uint32_t> experts);
+  // After request(): loads the pages the policy wants ahead (the last set stays pinned).
+  // Returns how many were loaded; experts missing from disk are skipped.
+  [[nodiscard]] Expected<std::size_t, CacheError> prefetch();
   [[nodiscard]] Expected<void, CacheError> evict(std::uint32_t layer, std::uint32_t expert);
   // Daemon-side pins (e.g. an expert being sent to a peer): never evicted until unpinned.
   void pin(std::uint32_t layer, std::uint32_t expert);
@@ -97,6 +102,10 @@ class CacheManager {
   std::unique_ptr<PagingPolicy> m_policy;
   std::vector<PageId> m_resident;  // what the policy believes is resident
   std::multiset<PageId> m_pins;
+  [[nodiscard]] Expected<std::size_t, CacheError> make_room(PageId incoming, const Step& step, View& view);
+  std::vector<PageId> m_last_set;
+  Step m_last_step;
+  bool m_have_last = false;
   std::size_t m_step = 0;
   std::size_t m_tokens = 0;
 };
