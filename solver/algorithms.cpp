@@ -428,7 +428,7 @@ Expected<SolveResult, SolveError> successive_greedy(const Problem& p, const Solv
   }
   SolveResult r = finish(p, best.placement, opt);
   r.passes = best.passes;
-  r.note = std::to_string(best.passes) + " best-response pass(es) from " + from;
+  r.note = "best-response passes: " + std::to_string(best.passes) + ", from " + from;
   if (combine == Combine::fast)
     r.note += "; " + std::to_string(best.exact_fallbacks) + "/" + std::to_string(best.steps) +
               " node steps fell back to the exact DP";
@@ -439,7 +439,7 @@ Expected<SolveResult, SolveError> brute_force(const Problem& p, const SolveOptio
   const std::size_t G = p.num_experts;
   if (G > 24)
     return Unexpected(SolveError{"brute-force handles at most 24 experts in total; this instance has " +
-                                 std::to_string(G) + " (use milp or sgd)"});
+                                 std::to_string(G) + " (use sgd; the MILP reference is in slimcache-solver-report)"});
   std::vector<std::vector<std::uint32_t>> maximal(p.num_nodes);
   double combos = 1.0;
   for (std::size_t n = 0; n < p.num_nodes; ++n) {
@@ -456,7 +456,7 @@ Expected<SolveResult, SolveError> brute_force(const Problem& p, const SolveOptio
     combos *= static_cast<double>(maximal[n].size());
     if (combos > static_cast<double>(opt.brute_force_limit))
       return Unexpected(SolveError{"brute-force refuses: more than " + std::to_string(opt.brute_force_limit) +
-                                   " placements to enumerate (use milp or sgd)"});
+                                   " placements to enumerate (use sgd; the MILP reference is in slimcache-solver-report)"});
   }
   Evaluator ev(p);
   double best = ev.latency();

@@ -218,6 +218,7 @@ int run_solve(const SolveCommandOptions& opt) {
       print_placement(placements, *problem, *in, r->placement);
     }
   }
+  if (results.empty()) return rc;  // every requested algorithm refused; already said why
   if (opt.json) {
     nlohmann::json out{{"instance", opt.instance}, {"empty_latency_s", empty}, {"algorithms", results}};
     std::cout << out.dump(2) << "\n";
