@@ -39,9 +39,13 @@ std::vector<Bytes> BroadcastQueue::take(std::size_t budget, std::size_t members,
   std::vector<Bytes> out;
   const int limit = retransmit_limit(retransmit_mult, members);
   std::vector<Item*> picked;
+  int misfits = 0;
   for (Item* item : m_order) {
-    if (budget < 8) break;
-    if (item->bytes.size() > budget) continue;
+    if (budget < 8 || misfits > 16) break;  // bounded scan: the rest waits for the next packet
+    if (item->bytes.size() > budget) {
+      ++misfits;
+      continue;
+    }
     budget -= item->bytes.size();
     picked.push_back(item);
   }

@@ -133,6 +133,10 @@ std::size_t GossipNode::alive_count() const {
   return static_cast<std::size_t>(std::count_if(m_nodes.begin(), m_nodes.end(), [](const Member& m) { return live(m.state); }));
 }
 
+std::size_t GossipNode::count(MemberState state) const {
+  return static_cast<std::size_t>(std::count_if(m_nodes.begin(), m_nodes.end(), [&](const Member& m) { return m.state == state; }));
+}
+
 std::vector<Event> GossipNode::take_events() {
   std::vector<Event> r;
   r.swap(m_events);
@@ -331,6 +335,7 @@ void GossipNode::refute(std::uint32_t accused_incarnation) {
 }
 
 void GossipNode::handle_alive(const Alive& a, TimePoint now) {
+  m_suspicion_deadline.reset();
   if (a.node.empty()) return;
   if (a.node == m_config.name) {
     if (!m_leaving && a.incarnation >= m_incarnation && a.address != m_config.address) refute(a.incarnation);
@@ -359,6 +364,7 @@ void GossipNode::handle_alive(const Alive& a, TimePoint now) {
 }
 
 void GossipNode::handle_suspect(const Suspect& s, TimePoint now) {
+  m_suspicion_deadline.reset();
   Member* m = find(s.node);
   if (m == nullptr || s.incarnation < m->incarnation) return;
   if (m->state == MemberState::suspect && s.node != m_config.name) {
@@ -385,6 +391,7 @@ void GossipNode::handle_suspect(const Suspect& s, TimePoint now) {
 }
 
 void GossipNode::handle_dead(const Dead& d, TimePoint now) {
+  m_suspicion_deadline.reset();
   Member* m = find(d.node);
   if (m == nullptr || d.incarnation < m->incarnation) return;
   if (m->state == MemberState::dead || m->state == MemberState::left) return;
@@ -646,6 +653,7 @@ std::vector<Outgoing> GossipNode::on_tick(TimePoint now) {
     if (now >= it->second.expire) it = m_relays.erase(it);
     else ++it;
   }
+  m_suspicion_deadline.reset();
   for (auto it = m_suspects.begin(); it != m_suspects.end();) {
     Member* m = find(*it);
     if (m == nullptr || m->state != MemberState::suspect || !m->suspicion) {
@@ -688,11 +696,15 @@ TimePoint GossipNode::next_deadline() const {
     else t = std::min(t, m_next_probe);
   }
   for (const auto& [seq, r] : m_relays) t = std::min(t, r.nack_sent ? r.expire : r.nack_at);
-  for (const auto& name : m_suspects) {
-    const Member* m = find(name);
-    if (m != nullptr && m->suspicion) t = std::min(t, m->suspicion->deadline());
+  if (!m_suspicion_deadline) {
+    TimePoint s = TimePoint::max();
+    for (const auto& name : m_suspects) {
+      const Member* m = find(name);
+      if (m != nullptr && m->suspicion) s = std::min(s, m->suspicion->deadline());
+    }
+    m_suspicion_deadline = s;
   }
-  return t;
+  return std::min(t, *m_suspicion_deadline);
 }
 
 }  // namespace slimcache::agent::gossip

@@ -68,6 +68,7 @@ class GossipNode {
   [[nodiscard]] std::vector<MemberInfo> members() const;
   [[nodiscard]] std::optional<MemberInfo> member(const std::string& name) const;
   [[nodiscard]] std::size_t alive_count() const;  // alive or suspect, self included
+  [[nodiscard]] std::size_t count(MemberState state) const;  // self included
   // Membership and state events since the last call, oldest first.
   [[nodiscard]] std::vector<Event> take_events();
 
@@ -165,6 +166,7 @@ class GossipNode {
   std::vector<std::string> m_gossip_order;  // shuffled round-robin of gossip targets
   std::size_t m_gossip_index = 0;
   std::set<std::string> m_suspects;
+  mutable std::optional<TimePoint> m_suspicion_deadline;  // cache of the earliest; reset on change
   std::optional<Probe> m_probe;
   std::map<std::uint32_t, Relay> m_relays;
   std::unordered_map<std::string, ReplayWindow> m_replay;

@@ -26,16 +26,23 @@ const StateStore::Owner* StateStore::find(const std::string& name) const {
   return it == m_ids.end() ? nullptr : &m_owners.at(it->second);
 }
 
+void StateStore::update_wanted(const Owner& o) {
+  if (o.active && o.head > o.watermark && o.name != m_self) m_wanted.insert(o.id);
+  else m_wanted.erase(o.id);
+}
+
 void StateStore::set_watermark(Owner& o, std::uint64_t w) {
   if (o.active) m_summary ^= mix(o.id, o.watermark) ^ mix(o.id, w);
   o.watermark = w;
   o.head = std::max(o.head, w);
+  update_wanted(o);
 }
 
 void StateStore::set_owner_active(Owner& o, bool active) {
   if (o.active == active) return;
   m_summary ^= mix(o.id, o.watermark);
   o.active = active;
+  update_wanted(o);
 }
 
 void StateStore::add_owner(const std::string& name) {
@@ -61,6 +68,7 @@ void StateStore::remove_owner(const std::string& name) {
     for (auto& [i, c] : ks.chunks) m_bytes -= c.bytes.size();
   }
   const std::uint64_t id = o->id;
+  m_wanted.erase(id);
   m_ids.erase(name);
   m_owners.erase(id);
 }
@@ -140,14 +148,13 @@ std::vector<std::string> StateStore::keys(const std::string& owner) const {
 }
 
 void StateStore::note_head(const std::string& owner, std::uint64_t version) {
-  if (Owner* o = find(owner); o != nullptr && owner != m_self) o->head = std::max(o->head, version);
+  if (Owner* o = find(owner); o != nullptr && owner != m_self) {
+    o->head = std::max(o->head, version);
+    update_wanted(*o);
+  }
 }
 
-bool StateStore::wants_anything() const {
-  for (const auto& [id, o] : m_owners)
-    if (o.active && o.head > o.watermark) return true;
-  return false;
-}
+bool StateStore::wants_anything() const { return !m_wanted.empty(); }
 
 std::vector<DigestEntry> StateStore::digest_page(std::size_t max_entries) {
   std::vector<DigestEntry> out;
@@ -195,6 +202,7 @@ std::vector<DigestEntry> StateStore::behind(const std::vector<DigestEntry>& peer
     Owner& o = it->second;
     if (e.version > o.watermark) {
       o.head = std::max(o.head, e.version);
+      update_wanted(o);
       out.push_back({o.id, o.watermark});
     }
   }
@@ -304,8 +312,9 @@ std::size_t StateStore::apply(const StateDelta& delta, std::vector<Change>& chan
     ks.published_generation = ks.newest_generation;
     changed.push_back({o.name, key, ks.published_generation});
   }
-  if (delta.from_version <= o.watermark && delta.to_version > o.watermark) set_watermark(o, delta.to_version);
   o.head = std::max(o.head, delta.to_version);
+  if (delta.from_version <= o.watermark && delta.to_version > o.watermark) set_watermark(o, delta.to_version);
+  update_wanted(o);
   return stored;
 }
 

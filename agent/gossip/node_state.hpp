@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -94,6 +95,7 @@ class StateStore {
   const Owner* find(const std::string& name) const;
   void set_watermark(Owner& o, std::uint64_t w);
   void set_owner_active(Owner& o, bool active);
+  void update_wanted(const Owner& o);
   void drop_chunk(Owner& o, KeyState& ks, std::uint16_t idx);
   static std::uint64_t mix(std::uint64_t id, std::uint64_t w);
 
@@ -101,6 +103,7 @@ class StateStore {
   std::size_t m_chunk_size;
   std::map<std::uint64_t, Owner> m_owners;
   std::map<std::string, std::uint64_t> m_ids;
+  std::set<std::uint64_t> m_wanted;  // active owners with head > watermark
   std::uint64_t m_summary = 0;
   std::uint64_t m_page_cursor = 0;
   std::uint64_t m_wanted_cursor = 0;

@@ -120,15 +120,18 @@ ScenarioResult run_standard_scenario(const ScenarioOptions& o) {
     net.join(i, {net.node(seed).config().address});
   }
   const TimePoint joined = net.now();
+  // Every survivor sees every survivor alive, and the crashed node not alive.
   auto all_see_all = [&]() {
+    const std::size_t survivors = n - static_cast<std::size_t>(std::count(crashed.begin(), crashed.end(), true));
     for (std::size_t i = 0; i < n; ++i) {
       if (crashed[i]) continue;
-      std::size_t live = 0;
-      for (const auto& m : net.node(i).members()) {
-        auto it = index.find(m.name);
-        if (it != index.end() && !crashed[it->second] && m.state == MemberState::alive) ++live;
+      GossipNode& node = net.node(i);
+      std::size_t alive = node.count(MemberState::alive);
+      if (victim < n) {
+        auto v = node.member(net.node(victim).name());
+        if (v && v->state != MemberState::dead && v->state != MemberState::left) return false;
       }
-      if (live != n - static_cast<std::size_t>(std::count(crashed.begin(), crashed.end(), true))) return false;
+      if (alive != survivors) return false;
     }
     return true;
   };
@@ -137,6 +140,7 @@ ScenarioResult run_standard_scenario(const ScenarioOptions& o) {
 
   // 2. idle traffic
   note("idle window");
+  net.run_for(o.settle);
   const std::uint64_t idle_b0 = net.bytes_sent_total();
   const TimePoint idle_t0 = net.now();
   net.run_for(o.idle_window);

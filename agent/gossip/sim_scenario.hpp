@@ -3,7 +3,7 @@
 // `slimctl sim gossip` and the simulation tests:
 //   1. N nodes join over a few seconds, each through a random earlier node; wait until
 //      every node sees all N alive (join convergence);
-//   2. an idle window measures background traffic;
+//   2. after a settling time, an idle window measures background traffic;
 //   3. `updates` small state updates from random nodes: time until every node has each;
 //   4. one node crashes: time until each survivor declares it dead;
 //   5. another node stalls for `stall` (1 s): it must not be declared dead;
@@ -32,7 +32,8 @@ struct ScenarioOptions {
   std::string profile = "lan";  // lan, wan or local (memberlist's presets)
   int updates = 10;
   Duration update_spacing = std::chrono::seconds(2);
-  Duration idle_window = std::chrono::seconds(10);
+  Duration settle = std::chrono::seconds(20);       // after the join, before the idle window
+  Duration idle_window = std::chrono::seconds(60);  // long enough to average push-pulls
   Duration stall = std::chrono::seconds(1);
   Duration partition = std::chrono::seconds(20);
   // Progress notes ("joining", "crash", ...) for a terminal; may be empty.
