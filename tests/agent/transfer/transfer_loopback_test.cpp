@@ -236,6 +236,20 @@ TEST(TransferLoopback, PeerClaimingAPetabyteBlobIsRejected) {
   EXPECT_EQ(receiver.partial_size(id), 0u);
 }
 
+TEST(TransferLoopback, SilentPeerEndsInATimeoutNotAHang) {
+  // A peer that accepts the TCP connection and never answers the TLS handshake.
+  auto listener = TcpListener::listen("127.0.0.1", 0).value();
+  MemoryBlobStore receiver;
+  ClientOptions options = client_options();
+  options.io_timeout = IoTimeout{200};
+  TransferClient sut(context(TlsRole::k_client, psk_for(1)), receiver, options);
+
+  auto result = sut.fetch(Endpoint{"127.0.0.1", listener.port()}, BlobId::of(random_blob(10, 22)));
+
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error().code, TransferErrc::k_timeout) << result.error().message;
+}
+
 TEST(TransferLoopback, BandwidthLimitGrantsEveryByteAtTheConfiguredRate) {
   // Counted in tokens on a manual clock: the limiter "waits" by advancing the clock.
   platform::ManualClock clock;
