@@ -1,3 +1,7 @@
+// 64-bit file offsets on 32-bit targets (armhf): blobs may exceed 2 GiB.
+#ifndef _FILE_OFFSET_BITS
+#define _FILE_OFFSET_BITS 64
+#endif
 #include "agent/transfer/directory_blob_store.hpp"
 
 #include <fcntl.h>
