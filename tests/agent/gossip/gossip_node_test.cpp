@@ -166,10 +166,11 @@ TEST_F(GossipNodeTest, SuspicionOfOurselvesIsRefutedWithAHigherIncarnation) {
   auto out = sut.on_packet("p1:1", p.packet({Suspect{1, "sut", "p1"}}), Channel::datagram, t0);
   out = sut.on_tick(t0 + 1s);  // the refutation goes out with the next gossip
 
-  auto alive = all_of<Alive>(p, out);
-  ASSERT_FALSE(alive.empty());
-  EXPECT_EQ(alive.back().node, "sut");
-  EXPECT_EQ(alive.back().incarnation, 2u);
+  std::vector<Alive> ours;
+  for (const auto& a : all_of<Alive>(p, out))
+    if (a.node == "sut") ours.push_back(a);
+  ASSERT_FALSE(ours.empty());
+  for (const auto& a : ours) EXPECT_EQ(a.incarnation, 2u);
   EXPECT_EQ(sut.counters().refutes, 1u);
   EXPECT_GT(sut.health_score(), health_before);  // Lifeguard: refuting means we may be slow
 }

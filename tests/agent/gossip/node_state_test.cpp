@@ -56,32 +56,32 @@ TEST(StateStore, LostDeltaDoesNotAdvanceTheWatermark) {
   StateStore owner("o", 16), sut("s", 16);
   sut.add_owner("o");
   (void)owner.set_local("k", Bytes(64, 1));  // 4 chunks, versions 1..4
-  auto deltas = owner.deltas_for(sut.digest_all(), 60, 1 << 20);
+  auto deltas = owner.deltas_for(sut.digest_all(), 80, 1 << 20);  // one chunk per message
   ASSERT_GE(deltas.size(), 2u);
   std::vector<StateStore::Change> changed;
   (void)sut.apply(deltas[1], changed);  // deltas[0] lost
   EXPECT_EQ(sut.watermark("o"), 0u);
   EXPECT_TRUE(sut.wants_anything());
   EXPECT_FALSE(sut.get("o", "k").has_value());
-  sync(owner, sut, 60, changed);
+  sync(owner, sut, 80, changed);
   EXPECT_EQ(sut.watermark("o"), owner.watermark("o"));
   EXPECT_EQ(sut.get("o", "k"), Bytes(64, 1));
   EXPECT_FALSE(sut.wants_anything());
 }
 
 TEST(StateStore, NewerGenerationReplacesTheOldValueOnlyWhenComplete) {
-  StateStore owner("o", 8), sut("s", 8);
+  StateStore owner("o", 16), sut("s", 16);
   sut.add_owner("o");
   std::vector<StateStore::Change> changed;
-  (void)owner.set_local("k", bytes_of("first-value-16bb"));
+  (void)owner.set_local("k", bytes_of("first-value-of-32-bytes-abcdefgh"));
   sync(owner, sut, 1 << 20, changed);
-  (void)owner.set_local("k", bytes_of("second-value-16b"));
-  auto deltas = owner.deltas_for(sut.digest_all(), 40, 1 << 20);
+  (void)owner.set_local("k", bytes_of("second-value-of-32-bytes-abcdefg"));
+  auto deltas = owner.deltas_for(sut.digest_all(), 80, 1 << 20);
   ASSERT_GE(deltas.size(), 2u);
   (void)sut.apply(deltas[0], changed);
-  EXPECT_EQ(sut.get("o", "k"), bytes_of("first-value-16bb"));  // half of the new one is not enough
-  sync(owner, sut, 40, changed);
-  EXPECT_EQ(sut.get("o", "k"), bytes_of("second-value-16b"));
+  EXPECT_EQ(sut.get("o", "k"), bytes_of("first-value-of-32-bytes-abcdefgh"));  // half of the new one is not enough
+  sync(owner, sut, 80, changed);
+  EXPECT_EQ(sut.get("o", "k"), bytes_of("second-value-of-32-bytes-abcdefg"));
 }
 
 TEST(StateStore, DeltasServeEveryOwnerFairlyUnderATightBudget) {
