@@ -90,25 +90,26 @@ inline void row_times_tokens(const typename E::T* w, std::size_t cols, const flo
   }
 }
 
+// Row r times tokens [t0, t0 + TB).
 template <class S, class E, int TB, int U>
-inline void rows_block(const DotRowsArgs& a, std::size_t t0) {
-  // Through void*: the caller checked that the weights are aligned to their element size
-  // (a direct cast trips -Wcast-align on strict-alignment targets such as armhf).
-  const auto* w = static_cast<const typename E::T*>(static_cast<const void*>(a.weights));
-  const float* x = a.x + t0 * a.x_stride;
-  float* out = a.out + t0 * a.out_stride;
-  for (std::size_t r = a.row_begin; r < a.row_end; ++r)
-    row_times_tokens<S, E, TB, U>(w + r * a.cols, a.cols, x, a.x_stride, out + r, a.out_stride);
+inline void row_block(const DotRowsArgs& a, const typename E::T* w, std::size_t r, std::size_t t0) {
+  row_times_tokens<S, E, TB, U>(w + r * a.cols, a.cols, a.x + t0 * a.x_stride, a.x_stride,
+                                a.out + t0 * a.out_stride + r, a.out_stride);
 }
 
 template <class S, class E>
 inline void dot_rows_typed(const DotRowsArgs& a) {
-  std::size_t t = 0;
-  if constexpr (S::max_tokens >= 8)
-    for (; t + 8 <= a.tokens; t += 8) rows_block<S, E, 8, 2>(a, t);
-  for (; t + 4 <= a.tokens; t += 4) rows_block<S, E, 4, 2>(a, t);
-  for (; t + 2 <= a.tokens; t += 2) rows_block<S, E, 2, 4>(a, t);
-  for (; t < a.tokens; ++t) rows_block<S, E, 1, 4>(a, t);
+  // Through void*: the caller checked that the weights are aligned to their element size
+  // (a direct cast trips -Wcast-align on strict-alignment targets such as armhf).
+  const auto* w = static_cast<const typename E::T*>(static_cast<const void*>(a.weights));
+  for (std::size_t r = a.row_begin; r < a.row_end; ++r) {  // the row stays in L1 across token blocks
+    std::size_t t = 0;
+    if constexpr (S::max_tokens >= 8)
+      for (; t + 8 <= a.tokens; t += 8) row_block<S, E, 8, 2>(a, w, r, t);
+    for (; t + 4 <= a.tokens; t += 4) row_block<S, E, 4, 2>(a, w, r, t);
+    for (; t + 2 <= a.tokens; t += 2) row_block<S, E, 2, 4>(a, w, r, t);
+    for (; t < a.tokens; ++t) row_block<S, E, 1, 4>(a, w, r, t);
+  }
 }
 
 template <class S>

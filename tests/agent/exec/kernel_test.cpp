@@ -72,6 +72,25 @@ TEST(ExpertKernel, MatchesReferenceWithinBoundForEveryIsaDtypeKindShapeAndBatch)
           }
 }
 
+TEST(ExpertKernel, MatchesReferenceOnALargerShapeWithBatchesPastOneRegisterBlock) {
+  // Activations larger than L1 for the first matrix, and 21 tokens = blocks of 8, 8, 4, 1.
+  const Shape shape{520, 300};
+  std::uint64_t seed = k_seed + 5000;
+  for (KernelIsa isa : available_isas())
+    for (WeightDtype dtype : {WeightDtype::k_f32, WeightDtype::k_bf16, WeightDtype::k_f16})
+      for (std::size_t tokens : {std::size_t{13}, std::size_t{21}}) {
+        ++seed;
+        SCOPED_TRACE(describe(isa, ExpertKind::k_swiglu, dtype, shape, tokens, seed));
+        auto expert = generate_expert(ExpertKind::k_swiglu, dtype, shape.hidden, shape.ffn, seed);
+        const auto x = generate_activations(tokens * shape.hidden, seed);
+        std::vector<float> y(tokens * shape.hidden, std::nanf(""));
+        const auto ref = reference_expert(expert.view, x, tokens);
+        const auto sut = run_expert(expert.view, x, tokens, y, KernelOptions{isa, nullptr});
+        ASSERT_TRUE(sut.has_value()) << sut.error().message;
+        ASSERT_EQ(count_outside_bound(y, ref), 0);
+      }
+}
+
 TEST(ExpertKernel, BoundIsTightEnoughToCatchADroppedTerm) {
   // The tolerance must be far below the size of one term of the output sum, or the
   // comparison above could not catch an off-by-one in the loops: check that on the largest
