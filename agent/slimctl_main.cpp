@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   cli::add_config_command(app, ctx);
   cli::add_daemon_commands(app, ctx);
   cli::add_cache_commands(app, ctx);
+  cli::add_cluster_commands(app, ctx);
+  cli::add_demo_command(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

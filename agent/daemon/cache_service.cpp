@@ -216,6 +216,20 @@ void CacheService::register_commands(admin::AdminServer& admin) {
   admin.add_command("cache.pin", single("pin"));
   admin.add_command("cache.unpin", single("unpin"));
   admin.add_command("cache.evict", single("evict"));
+  admin.add_command("activation", [this](const admin::Request&, const admin::PeerCredentials&, admin::Reply reply) {
+    fold_statistics();
+    const auto stats = statistics();
+    const auto m = manifest();
+    if (!m) return reply.fail(ErrorCode::k_failed, "no model on this node yet");
+    nlohmann::json layers = nlohmann::json::array();
+    for (const auto& l : stats) layers.push_back({{"marginals", l.marginals}, {"sets", l.sets}, {"weights", l.weights}});
+    std::lock_guard lock(m_mutex);
+    reply.result({{"model", m->model},
+                  {"top_k", m->top_k},
+                  {"tokens", m_stats ? m_stats->tokens(0) : 0.0},
+                  {"sets_recorded", m_engine ? m_engine->recorded() : 0},
+                  {"layers", layers}});
+  });
   admin.add_command("import", [this](const admin::Request& request, const admin::PeerCredentials&, admin::Reply reply) {
     handle_import(request, std::move(reply));
   });

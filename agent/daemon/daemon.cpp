@@ -78,6 +78,15 @@ Expected<void, std::string> Daemon::start() {
   m_cache = std::make_unique<CacheService>(m_io, m_config, m_deps.log, m_deps.clock, m_metrics);
   if (auto ok = m_cache->start(); !ok) return Unexpected(ok.error());
   m_cache->register_commands(*m_admin);
+  m_gossip = std::make_unique<GossipService>(m_io, m_config, m_deps.log, m_metrics);
+  if (auto ok = m_gossip->start(); !ok) {
+    m_admin->stop();
+    return Unexpected(ok.error());
+  }
+  m_gossip->register_commands(*m_admin);
+  m_gossip->publish("budgets", nlohmann::json{{"disk_bytes", m_config.budgets.disk},
+                                              {"memory_bytes", m_config.budgets.memory}}.dump());
+  if (const auto manifest = m_cache->manifest()) m_gossip->publish("model", model::manifest_to_json(*manifest));
   if (auto ok = m_admin->start(); !ok) return Unexpected("admin socket: " + ok.error().message);
 
   if (m_config.metrics.enabled) {
@@ -147,6 +156,8 @@ void Daemon::shutdown(const std::string& why) {
   if (m_metrics_http) m_metrics_http->stop();
   if (m_admin) m_admin->stop();
   if (m_cache) m_cache->stop();
+  // The leave is gossiped for a few intervals; then the sockets close and io.run() returns.
+  if (m_gossip) m_gossip->leave([this] { SLIM_LOG(m_deps.log, LogLevel::k_info) << "left the cluster"; });
 }
 
 void Daemon::apply_live(const config::DaemonConfig& next) {
@@ -192,8 +203,8 @@ nlohmann::json Daemon::reload() {
 }
 
 std::string Daemon::status_line() const {
-  return "node " + m_config.node.name + ", admin " + m_config.admin.socket_path +
-         (m_stopping ? ", stopping" : ", serving");
+  return "node " + m_config.node.name + ", " + std::to_string(m_gossip ? m_gossip->alive_members() : 0) +
+         " member(s), admin " + m_config.admin.socket_path + (m_stopping ? ", stopping" : ", serving");
 }
 
 nlohmann::json Daemon::status() const {
@@ -211,7 +222,9 @@ nlohmann::json Daemon::status() const {
           {"reloads", m_reloads},
           {"budgets", {{"disk_bytes", m_config.budgets.disk}, {"memory_bytes", m_config.budgets.memory}}},
           {"state", m_stopping ? "stopping" : "serving"},
-          {"cache", m_cache ? m_cache->status() : nlohmann::json(nullptr)}};
+          {"cache", m_cache ? m_cache->status() : nlohmann::json(nullptr)},
+          {"gossip", m_gossip ? m_gossip->address() : std::string()},
+          {"members", m_gossip ? m_gossip->alive_members() : 0}};
 }
 
 void Daemon::register_admin_commands() {

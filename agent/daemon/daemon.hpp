@@ -19,6 +19,7 @@
 
 #include "agent/admin/admin_server.hpp"
 #include "agent/daemon/cache_service.hpp"
+#include "agent/daemon/gossip_service.hpp"
 #include "agent/metrics/metrics_http.hpp"
 #include "agent/metrics/metrics_registry.hpp"
 #include "config/daemon_config.hpp"
@@ -70,6 +71,7 @@ class Daemon {
   std::unique_ptr<admin::AdminServer> m_admin;
   std::unique_ptr<metrics::MetricsHttpServer> m_metrics_http;
   std::unique_ptr<CacheService> m_cache;
+  std::unique_ptr<GossipService> m_gossip;
   asio::signal_set m_signals;
   asio::steady_timer m_watchdog;
   platform::TimePoint m_started_at{};
