@@ -8,23 +8,12 @@
 #include <cerrno>
 #include <cstring>
 
+#include "platform/unique_fd.hpp"
+
 namespace slimcache::agent::admin {
 
 namespace {
 
-class Fd {
- public:
-  explicit Fd(int fd) : m_fd(fd) {}
-  ~Fd() {
-    if (m_fd >= 0) ::close(m_fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  [[nodiscard]] int get() const { return m_fd; }
-
- private:
-  int m_fd;
-};
 
 Unexpected<Error> fail(ErrorCode code, std::string message) { return Unexpected(Error{code, std::move(message)}); }
 
@@ -37,7 +26,7 @@ Expected<nlohmann::json, Error> call(const ClientOptions& options, const std::st
   if (options.path.empty() || options.path.size() >= sizeof addr.sun_path)
     return fail(ErrorCode::k_bad_arguments, "admin socket path '" + options.path + "' is empty or too long");
   std::memcpy(addr.sun_path, options.path.c_str(), options.path.size() + 1);
-  Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  platform::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) return fail(ErrorCode::k_failed, std::string("socket: ") + std::strerror(errno));
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
     const int err = errno;

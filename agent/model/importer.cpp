@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "agent/exec/expert_payload.hpp"
+#include "platform/unique_fd.hpp"
 
 namespace slimcache::agent::model {
 
@@ -37,19 +38,6 @@ std::optional<exec::WeightDtype> weight_dtype(config::DType d) {
   }
 }
 
-class Fd {
- public:
-  explicit Fd(const std::string& path) : m_fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {}
-  ~Fd() {
-    if (m_fd >= 0) ::close(m_fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  [[nodiscard]] int get() const { return m_fd; }
-
- private:
-  int m_fd;
-};
 
 bool pread_all(int fd, std::byte* out, std::uint64_t size, std::uint64_t offset) {
   while (size > 0) {
@@ -181,7 +169,7 @@ Expected<ImportReport, std::string> run_import(const ImportPlan& plan, const Sto
   const bool two = plan.manifest.kind == "two-matrix";
   const std::vector<ExpertRole> order = two ? std::vector<ExpertRole>{ExpertRole::k_wi, ExpertRole::k_wo}
                                             : std::vector<ExpertRole>{ExpertRole::k_gate, ExpertRole::k_up, ExpertRole::k_down};
-  std::map<std::string, std::unique_ptr<Fd>> fds;
+  std::map<std::string, platform::UniqueFd> fds;
   std::vector<std::pair<std::uint32_t, std::uint32_t>> stored;
   auto rollback = [&](std::string message) -> Expected<ImportReport, std::string> {
     for (auto [l, e] : stored) remove(l, e);
@@ -204,10 +192,10 @@ Expected<ImportReport, std::string> run_import(const ImportPlan& plan, const Sto
       const auto& header = plan.headers.at(file);
       const auto* t = header.find(name);
       auto& fd = fds[file];
-      if (!fd) fd = std::make_unique<Fd>(file);
-      if (fd->get() < 0) return rollback(file + ": cannot open: " + std::strerror(errno));
+      if (!fd.valid()) fd = platform::UniqueFd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!fd.valid()) return rollback(file + ": cannot open: " + std::strerror(errno));
       buffers[i].resize(t->bytes());
-      if (!pread_all(fd->get(), buffers[i].data(), t->bytes(), header.data_offset + t->begin))
+      if (!pread_all(fd.get(), buffers[i].data(), t->bytes(), header.data_offset + t->begin))
         return rollback(file + ": cannot read tensor '" + name + "' (file truncated?)");
       in.matrices[i] = buffers[i];
     }
