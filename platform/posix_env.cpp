@@ -170,13 +170,19 @@ EnvResult<std::vector<std::string>> PosixEnv::list_dir(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return posix_error(dir, "opendir", errno);
   std::vector<std::string> names;
+  // readdir returns null both at the end and on an error (EOVERFLOW, EIO): tell them apart,
+  // so that a failing listing is never mistaken for an empty directory.
+  errno = 0;
   while (const dirent* entry = ::readdir(d)) {
     const std::string name = entry->d_name;
     if (name == "." || name == "..") continue;
     struct stat st {};
     if (::stat(join_path(dir, name).c_str(), &st) == 0 && S_ISREG(st.st_mode)) names.push_back(name);
+    errno = 0;
   }
+  const int err = errno;
   ::closedir(d);
+  if (err != 0) return posix_error(dir, "readdir", err);
   std::sort(names.begin(), names.end());
   return names;
 }
