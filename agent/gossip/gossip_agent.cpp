@@ -55,19 +55,31 @@ Expected<void, Error> GossipAgent::start() {
   auto parsed = parse_address(m_config.address);
   if (!parsed) return Unexpected(Error{ErrorCode::invalid_argument, "bad address '" + m_config.address + "' (want ip:port)"});
   asio::error_code ec;
-  const asio::ip::udp::endpoint uep(parsed->first, parsed->second);
-  m_udp.open(uep.protocol(), ec);
-  if (!ec) m_udp.bind(uep, ec);
-  if (ec) return Unexpected(Error{ErrorCode::io, "udp bind " + m_config.address + ": " + ec.message()});
-  const std::uint16_t port = m_udp.local_endpoint(ec).port();
-  const asio::ip::tcp::endpoint tep(parsed->first, port);
-  m_acceptor.open(tep.protocol(), ec);
-  if (!ec) m_acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
-  if (!ec) m_acceptor.bind(tep, ec);
-  if (!ec) m_acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    m_udp.close(ec);
-    return Unexpected(Error{ErrorCode::io, "tcp listen " + format_address(parsed->first, port) + ": " + ec.message()});
+  std::uint16_t port = 0;
+  // Port 0: the kernel picks the UDP port and TCP must get the same number, which another
+  // socket may hold; try a few ephemeral ports before giving up (a fixed port gets one try).
+  const int attempts = parsed->second == 0 ? 16 : 1;
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    const asio::ip::udp::endpoint uep(parsed->first, parsed->second);
+    m_udp.open(uep.protocol(), ec);
+    if (!ec) m_udp.bind(uep, ec);
+    if (ec) {
+      asio::error_code ignored;
+      m_udp.close(ignored);
+      return Unexpected(Error{ErrorCode::io, "udp bind " + m_config.address + ": " + ec.message()});
+    }
+    port = m_udp.local_endpoint(ec).port();
+    const asio::ip::tcp::endpoint tep(parsed->first, port);
+    m_acceptor.open(tep.protocol(), ec);
+    if (!ec) m_acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+    if (!ec) m_acceptor.bind(tep, ec);
+    if (!ec) m_acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec) break;
+    asio::error_code ignored;
+    m_acceptor.close(ignored);
+    m_udp.close(ignored);
+    if (attempt + 1 == attempts)
+      return Unexpected(Error{ErrorCode::io, "tcp listen " + format_address(parsed->first, port) + ": " + ec.message()});
   }
   m_address = format_address(parsed->first, port);
   m_config.address = m_address;
