@@ -172,10 +172,18 @@ def placement(args, plotter, md):
               f"set title 'Solve time vs model size (budget fraction {frac}, synthetic statistics)'\n"
               "plot " + ", ".join(script_parts) + "\n")
     svg = plotter.plot("placement-solve-time", script, data)
+    # the same points against the node count, one line per model (sgd-fast)
+    models = [m for m in MODEL_EXPERTS if any(p["model"] == m for p in preset_rows)]
+    data2 = {m: sorted((p["nodes"], max(p["solve_ms"], 0.01)) for p in preset_rows if p["model"] == m and p["algo"] == "sgd-fast")
+             for m in models}
+    script2 = ("set logscale xy 2\nset xlabel 'nodes'\nset ylabel 'sgd-fast solve time ms (wall, shared machine)'\n"
+               f"set title 'sgd-fast solve time vs node count (budget fraction {frac})'\n"
+               "plot " + ", ".join(f"DATA index {k} using 1:2 with linespoints title '{m}'" for k, m in enumerate(models)) + "\n")
+    svg2 = plotter.plot("placement-solve-time-nodes", script2, data2)
     md.append('<a id="placement-solve-time"></a>\n### 1.2 Solve time vs model size and node count\n')
     md.append(f"Same command. Wall-clock solve time of one solve, single thread, Release, on the shared machine "
               f"(absolute times are inflated by other engineers' compilations; compare curves, not absolute values). "
-              f"Budget fraction {frac}, log-log.\n\n![solve time]({svg})\n")
+              f"Budget fraction {frac}, log-log.\n\n![solve time]({svg})\n\n![solve time vs nodes]({svg2})\n")
     md.append("| model | L x E | K | nodes | " + " | ".join(f"{a} ms" for a in timed) + " |\n|---|---|---|---|" + "---|" * len(timed))
     for model in [m for m in MODEL_EXPERTS if any(p["model"] == m for p in preset_rows)]:
         for n in nodes_all:
@@ -206,9 +214,10 @@ def placement(args, plotter, md):
             md.append(f"| {pt[0]} | {pt[1]} | {pt[2]} | {pt[3]} | " + " | ".join(cells) + " |")
         xt = ", ".join(f"'{p[0]} N={p[2]} F={p[3]}' {i}" for i, p in enumerate(points))
         script = (f"set xtics ({xt}) rotate by -30 font ',9'\nset ylabel 'gap to optimum (% of optimal reduction)'\n"
-                  "set title 'Gap to the MILP optimum (points GLPK proved optimal)'\nset logscale y\nset yrange [0.001:*]\n"
-                  "plot " + ", ".join(f"DATA index {k} using ($1):($2 > 0 ? $2 : 0.001) with points pt {k + 1} ps 1.5 title '{a}'"
-                                     for k, a in enumerate(algos)) + "\n")
+                  f"set title 'Gap to the MILP optimum (points GLPK proved optimal)'\nset logscale y\nset yrange [0.0005:300]\n"
+                  f"set xrange [-0.5:{len(points) - 0.5}]\n"
+                  "plot " + ", ".join(f"DATA index {k} using ($1 + {(k - len(algos) / 2) * 0.05:.3f}):($2 > 0 ? $2 : 0.001) "
+                                     f"with points pt {k + 1} ps 1.5 title '{a}'" for k, a in enumerate(algos)) + "\n")
         svg = plotter.plot("placement-milp-gap", script, data)
         md.append(f"\nZero gaps are drawn at 0.001% (log scale).\n\n![milp gap]({svg})\n")
     else:
@@ -344,7 +353,7 @@ def gossip(args, plotter, md):
               f"![gossip simulator]({svg})\n")
     md.append("| N | join converged s | update rounds p99 | update s p99 | detect s p50 | detect s p99 | false positives | idle B/node/s |\n|---|---|---|---|---|---|---|---|")
     for s in sims:
-        md.append(f"| {s['nodes']} | {s['join_converge_s']:.2f} | {s['converge_rounds_p99']} | {s['converge_s']['p99']:.2f} | "
+        md.append(f"| {s['nodes']} | {s['join_converge_s']:.2f} | {s['converge_rounds_p99']:.2f} | {s['converge_s']['p99']:.2f} | "
                   f"{s['detect_s_p50']:.2f} | {s['detect_s_p99']:.2f} | {s['false_positives']} | {s['bytes_per_node_per_s']:.0f} |")
     md.append("")
     # side by side with serf
@@ -362,6 +371,8 @@ def gossip(args, plotter, md):
     run(argv, timeout=900)
     sbs = json.load(open(out))
     ver = subprocess.run([serf, "version"], capture_output=True, text=True).stdout.splitlines()
+    deb = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "serf"], capture_output=True, text=True).stdout.strip()
+    ver = [f"{ver[0] if ver else 'serf'}" + (f", Debian package {deb}" if deb else "")]
     md.append(f"Command: `{' '.join([rel(script_py), '--slimcached', rel(slimcached)] + argv[4:-2])}` "
               f"({ver[0] if ver else 'serf'}; both with memberlist's LAN timing: probe 1 s, probe timeout 500 ms, "
               "gossip 200 ms to 3 nodes, suspicion multiplier 4, push-pull 30 s; slimcached's `gossip.profile = \"lan\"` "
