@@ -3,6 +3,7 @@
 
     tests/bench/layered_trace.py --counts DIR/olmoe-repo-routing-counts/json --model olmoe \
         --tokens 2000 --seed 1 [--domain github] [--correlation calibrated|NUMBER] --out FILE.jsonl
+    tests/bench/layered_trace.py --self-test     (checks the generator against its model)
 
 Output: the olmoe-decode JSONL format that config/trace_reader.hpp reads
 ({"tok": t, "layers": [[sorted expert ids], ...]}), so `slimctl replay` replays it.
@@ -118,7 +119,7 @@ class Sampler:
         return min(bisect.bisect_left(self.cum, rng.random() * self.cum[-1]), len(self.cum) - 1)
 
 
-def generate(layers, experts, top_k, zipf_s, rho, tokens, seed):
+def generate(layers, experts, top_k, zipf_s, rho, tokens, seed, ranked=False):
     rng = random.Random(seed)
     weights = [zipf_weights(experts, s, rng) for s in zipf_s]
     samplers = [Sampler(w) for w in weights]
@@ -139,14 +140,55 @@ def generate(layers, experts, top_k, zipf_s, rho, tokens, seed):
                 if e in chosen:  # extremely skewed weights: take the first free expert
                     e = next(x for x in range(experts) if x not in chosen)
                 chosen.append(e)
-            rows.append(sorted(chosen))
+            rows.append(list(chosen) if ranked else sorted(chosen))
             prev = chosen
         out.append({"tok": t + 1, "layers": rows})
     return out, weights, succ
 
 
+def self_test():
+    """Checks the generator against its own model (no data needed). Exit 0 when every check holds."""
+    failures = []
+
+    def expect(ok, what):
+        print(("ok   " if ok else "FAIL ") + what)
+        if not ok:
+            failures.append(what)
+
+    exact = {str(e): 1e6 / (e + 1) ** 1.1 for e in range(64)}
+    s = fit_zipf(exact, 64)
+    expect(abs(s - 1.1) < 1e-6, f"fit_zipf recovers the exponent of exact Zipf(1.1) counts: {s:.6f}")
+    seed = 7
+    rng = random.Random(seed)
+    prev, cur = zipf_weights(16, 0.9, rng), zipf_weights(16, 1.2, rng)
+    succ = rng.sample(range(16), 16)
+    target = model_nmi(0.3, prev, cur, succ)
+    rho = calibrate_rho(target, prev, cur, succ)
+    expect(abs(rho - 0.3) < 1e-3, f"calibrate_rho inverts model_nmi: rho {rho:.5f} for 0.3 (NMI {target:.4f})")
+    expect(model_nmi(0.0, prev, cur, succ) < 1e-12, "rho = 0 gives independent layers (NMI 0)")
+    tokens = 20000
+    rows, weights, succ_maps = generate(2, 16, 2, [0.9, 1.2], 0.3, tokens, seed, ranked=True)
+    joint = {}
+    for r in rows:
+        key = (r["layers"][0][0], r["layers"][1][0])
+        joint[key] = joint.get(key, 0) + 1 / tokens
+    measured = nmi_of_joint(joint)
+    predicted = model_nmi(0.3, weights[0], weights[1], succ_maps[1])
+    expect(abs(measured - predicted) < 0.02,
+           f"generated top-1 pairs have the model's NMI: {measured:.4f} vs {predicted:.4f} (seed {seed}, {tokens} tokens)")
+    ok_sets = all(len(set(l)) == 2 and all(0 <= e < 16 for e in l) for r in rows for l in r["layers"])
+    expect(ok_sets, "every layer has top-K distinct experts in range")
+    again, _, _ = generate(2, 16, 2, [0.9, 1.2], 0.3, 200, seed)
+    first, _, _ = generate(2, 16, 2, [0.9, 1.2], 0.3, 200, seed)
+    expect(again == first, "the same seed gives the same trace")
+    return 1 if failures else 0
+
+
 def main():
+    if "--self-test" in sys.argv[1:]:
+        sys.exit(self_test())
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--self-test", action="store_true", help="check the generator against its model, then exit")
     ap.add_argument("--counts", required=True, help="olmoe-repo-routing-counts/json directory")
     ap.add_argument("--model", choices=sorted(SHAPES), default="olmoe")
     ap.add_argument("--domain", default="github")
