@@ -144,7 +144,8 @@ def placement(args, plotter, md):
         idx = 0
         for j, n in enumerate(nodes):
             script += f"set title '{n} nodes'\n"
-            script += "set key " + ("outside bottom center horizontal maxrows 3 font ',9'\n" if j == len(nodes) - 1 else "off\n")
+            script += "set bmargin 8\nset key " + ("at screen 0.5,0.01 center bottom horizontal maxrows 2 font ',9'\n"
+                                                   if j == len(nodes) - 1 else "off\n")
             parts = []
             for k, a in enumerate(algos):
                 dash = "dt 2" if a in ("random", "popularity", "popularity-distinct", "layer-uniform", "greedy-marginal") else "dt 1"
@@ -338,7 +339,7 @@ def gossip(args, plotter, md):
         "bytes": [(s["nodes"], s["bytes_per_node_per_s"]) for s in sims],
     }
     script = ("set multiplot layout 1,2 title 'Gossip simulator (lan profile, seed 1)'\nset logscale x 2\n"
-              "set xlabel 'nodes N'\nset ylabel 'seconds'\nset title 'convergence and failure detection'\nset key top left\n"
+              "set xlabel 'nodes N'\nset ylabel 'seconds'\nset title 'convergence and failure detection'\nset key inside left center font ',9'\n"
               "plot DATA index 0 using 1:2 with linespoints title 'join converged (after last join)', "
               "DATA index 1 using 1:2 with linespoints title 'state update p99', "
               "DATA index 2 using 1:2 with linespoints title 'crash detected p50', "
