@@ -80,13 +80,17 @@ Expected<RequestReport, CacheError> CacheManager::request(std::uint32_t layer, s
     if (m_memory->is_resident(layer, p % m_options.num_experts)) {
       m_policy->on_hit(p, step);
       ++report.hits;
+      bump(m_counters.memory_hits);
     } else {
       missing.push_back(p);
     }
   }
   for (PageId p : missing) {
-    if (!m_disk->find(key(layer, p % m_options.num_experts)))
+    const auto blob = m_disk->find(key(layer, p % m_options.num_experts));
+    if (!blob) {
+      bump(m_counters.misses);
       return Unexpected(CacheError{CacheErrc::k_not_found, key(layer, p % m_options.num_experts).to_string() + " is not on disk"});
+    }
     SLIM_TRY(const std::size_t evicted, make_room(p, step, view));
     report.evictions += evicted;
     const ExpertKey k = key(layer, p % m_options.num_experts);
@@ -95,6 +99,8 @@ Expected<RequestReport, CacheError> CacheManager::request(std::uint32_t layer, s
     m_resident.push_back(p);
     m_policy->on_load(p, step);
     ++report.loads;
+    bump(m_counters.disk_hits);
+    bump(m_counters.disk_bytes_loaded, blob->payload_size);
   }
   m_last_set = std::move(set);
   m_last_step = Step{step.index, step.token, step.layer, m_last_set};
@@ -121,6 +127,7 @@ Expected<std::size_t, CacheError> CacheManager::make_room(PageId incoming, const
     std::erase(m_resident, victim);
     m_policy->on_evict(victim);
     ++evictions;
+    bump(m_counters.evictions);
   }
   return evictions;
 }
@@ -134,7 +141,9 @@ Expected<std::size_t, CacheError> CacheManager::prefetch() {
   for (PageId p : ahead) {
     const std::uint32_t layer = p / m_options.num_experts;
     const std::uint32_t expert = p % m_options.num_experts;
-    if (layer >= m_options.num_layers || m_memory->is_resident(layer, expert) || !m_disk->find(key(layer, expert))) continue;
+    if (layer >= m_options.num_layers || m_memory->is_resident(layer, expert)) continue;
+    const auto blob = m_disk->find(key(layer, expert));
+    if (!blob) continue;
     SLIM_TRY(const std::size_t evicted, make_room(p, m_last_step, view));
     (void)evicted;
     const ExpertKey k = key(layer, expert);
@@ -142,6 +151,8 @@ Expected<std::size_t, CacheError> CacheManager::prefetch() {
     m_resident.push_back(p);
     m_policy->on_load(p, m_last_step);
     ++loaded;
+    bump(m_counters.prefetch_loads);
+    bump(m_counters.disk_bytes_loaded, blob->payload_size);
   }
   return loaded;
 }
@@ -153,14 +164,44 @@ Expected<void, CacheError> CacheManager::evict(std::uint32_t layer, std::uint32_
   SLIM_TRY_VOID(m_memory->evict(layer, expert));
   std::erase(m_resident, p);
   m_policy->on_evict(p);
+  bump(m_counters.evictions);
   return {};
 }
 
-void CacheManager::pin(std::uint32_t layer, std::uint32_t expert) { m_pins.insert(page(layer, expert)); }
+void CacheManager::pin(std::uint32_t layer, std::uint32_t expert) {
+  m_pins.insert(page(layer, expert));
+  bump(m_counters.pins);
+  m_counters.pinned.store(m_pins.size(), std::memory_order_relaxed);
+}
 
 void CacheManager::unpin(std::uint32_t layer, std::uint32_t expert) {
   auto it = m_pins.find(page(layer, expert));
-  if (it != m_pins.end()) m_pins.erase(it);
+  if (it == m_pins.end()) return;
+  m_pins.erase(it);
+  bump(m_counters.unpins);
+  m_counters.pinned.store(m_pins.size(), std::memory_order_relaxed);
+}
+
+void CacheManager::note_peer_fetch(std::uint64_t bytes) {
+  bump(m_counters.peer_fetches);
+  bump(m_counters.peer_bytes_loaded, bytes);
+}
+
+CacheCounters CacheManager::counters() const {
+  const auto r = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  CacheCounters out;
+  out.memory_hits = r(m_counters.memory_hits);
+  out.disk_hits = r(m_counters.disk_hits);
+  out.misses = r(m_counters.misses);
+  out.prefetch_loads = r(m_counters.prefetch_loads);
+  out.disk_bytes_loaded = r(m_counters.disk_bytes_loaded);
+  out.peer_fetches = r(m_counters.peer_fetches);
+  out.peer_bytes_loaded = r(m_counters.peer_bytes_loaded);
+  out.evictions = r(m_counters.evictions);
+  out.pins = r(m_counters.pins);
+  out.unpins = r(m_counters.unpins);
+  out.pinned = r(m_counters.pinned);
+  return out;
 }
 
 Expected<void, CacheError> CacheManager::remove(std::uint32_t layer, std::uint32_t expert) {

@@ -11,11 +11,13 @@
 //   prefetch()     loads what the policy expects next (e.g. slim's likely next-layer experts);
 //                  call it after the engine has the set, off its critical path
 //   evict(), pin(), unpin(), remove(), quarantine(), inventory(), reclaim_leases()
+//   counters()     hits and misses per tier, bytes loaded, pins, evictions since open()
 //
 // Failure: CacheError codes (k_not_found when an expert is not on disk, k_corrupt when its blob
 // failed verification and was quarantined, k_pinned when everything evictable is pinned).
 // Threads: not thread-safe; the daemon calls it from its cache strand. Readers in other
 // processes use TierReader concurrently.
+#include <atomic>
 #include <memory>
 #include <set>
 #include <string>
@@ -47,6 +49,23 @@ struct RequestReport {
   std::size_t hits = 0;
   std::size_t loads = 0;
   std::size_t evictions = 0;
+};
+
+// Counts since open(), for metrics. A requested expert is a memory hit (resident), a disk hit
+// (loaded from the disk tier) or a miss (on neither tier: it has to come from a peer).
+// Prefetch loads count in disk_bytes_loaded and prefetch_loads, not as hits.
+struct CacheCounters {
+  std::uint64_t memory_hits = 0;
+  std::uint64_t disk_hits = 0;
+  std::uint64_t misses = 0;
+  std::uint64_t prefetch_loads = 0;
+  std::uint64_t disk_bytes_loaded = 0;  // disk tier -> memory tier (requests and prefetch)
+  std::uint64_t peer_fetches = 0;       // experts stored after a peer sent them (note_peer_fetch)
+  std::uint64_t peer_bytes_loaded = 0;
+  std::uint64_t evictions = 0;          // by the policy and by evict()/remove()/quarantine()
+  std::uint64_t pins = 0;               // pin() calls
+  std::uint64_t unpins = 0;             // unpin() calls that released a pin
+  std::uint64_t pinned = 0;             // daemon pins held now
 };
 
 struct Inventory {
@@ -85,6 +104,11 @@ class CacheManager {
   [[nodiscard]] Inventory inventory() const;
   std::size_t reclaim_leases() { return m_memory->reclaim_leases(); }
   [[nodiscard]] const MemoryTier& memory_tier() const { return *m_memory; }
+  // A peer sent this many payload bytes for one expert (called by whoever stores them).
+  void note_peer_fetch(std::uint64_t bytes);
+  // A snapshot of the counters; lock-free (relaxed atomics), callable from any thread while
+  // the cache strand updates them.
+  [[nodiscard]] CacheCounters counters() const;
 
  private:
   CacheManager() = default;
@@ -108,6 +132,13 @@ class CacheManager {
   bool m_have_last = false;
   std::size_t m_step = 0;
   std::size_t m_tokens = 0;
+  // Written by the cache strand only, read by counters() from any thread.
+  struct AtomicCounters {
+    std::atomic<std::uint64_t> memory_hits{0}, disk_hits{0}, misses{0}, prefetch_loads{0}, disk_bytes_loaded{0},
+        peer_fetches{0}, peer_bytes_loaded{0}, evictions{0}, pins{0}, unpins{0}, pinned{0};
+  };
+  AtomicCounters m_counters;
+  static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
 };
 
 }  // namespace slimcache::agent::cache

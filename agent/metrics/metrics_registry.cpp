@@ -141,6 +141,15 @@ void Registry::gauge_callback(const std::string& name, const std::string& help, 
   f.labels[key] = labels;
 }
 
+void Registry::counter_callback(const std::string& name, const std::string& help, std::function<double()> read,
+                                const Labels& labels) {
+  std::lock_guard lock(m_mutex);
+  auto& f = family(name, help, Type::k_counter);
+  const auto key = render_labels(labels);
+  f.callbacks[key] = std::move(read);
+  f.labels[key] = labels;
+}
+
 std::string Registry::expose() const {
   std::lock_guard lock(m_mutex);
   std::string out;

@@ -71,6 +71,11 @@ class Registry {
   void gauge_callback(const std::string& name, const std::string& help, std::function<double()> read,
                       const Labels& labels = {});
 
+  // A counter whose value is read at scrape time from a count kept elsewhere (it must never
+  // decrease except when its source restarts, e.g. a re-opened cache).
+  void counter_callback(const std::string& name, const std::string& help, std::function<double()> read,
+                        const Labels& labels = {});
+
   // The whole registry in the text format, families in name order.
   [[nodiscard]] std::string expose() const;
 
