@@ -63,7 +63,8 @@ for pair in aarch64:aarch64-linux-gnu armhf:arm-linux-gnueabihf; do
       echo "report.sh: the $arch cross build failed; its sizes are reported as not built" >&2
     fi
   fi
-  if [ -x "$dir/agent/slimcached" ]; then cross_args+=(--cross-dir "$arch=$dir"); fi
+  # sizes are read when the footprint section runs: a build finishing meanwhile is included
+  if [ -f "$dir/CMakeCache.txt" ]; then cross_args+=(--cross-dir "$arch=$dir"); fi
 done
 
 args=(--build "$build" --out "$out" --command "$shown")
