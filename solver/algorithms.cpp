@@ -229,8 +229,13 @@ Placement greedy_placement(const Problem& p, std::string& note) {
     return flow_placement(p);
   }
   Evaluator ev(p);
-  using Entry = std::tuple<double, std::uint32_t, std::uint32_t>;  // density, node, expert
-  std::priority_queue<Entry> heap;
+  // Max-heap of (density, node << 32 | expert): the same order as (density, node, expert).
+  // Entries of a node that can no longer fit any expert are dropped in bulk once they are
+  // the majority (they would only be popped and discarded; no decision depends on them).
+  using Entry = std::pair<double, std::uint64_t>;
+  std::vector<Entry> heap;
+  heap.reserve(p.num_nodes * p.num_experts);
+  std::vector<std::size_t> entries_of(p.num_nodes, 0);
   double best_single = 0.0;
   std::size_t single_n = 0, single_g = 0;
   for (std::size_t n = 0; n < p.num_nodes; ++n)
@@ -243,21 +248,43 @@ Placement greedy_placement(const Problem& p, std::string& note) {
         single_n = n;
         single_g = g;
       }
-      heap.emplace(gain / static_cast<double>(p.size[g]), static_cast<std::uint32_t>(n), static_cast<std::uint32_t>(g));
+      heap.emplace_back(gain / static_cast<double>(p.size[g]), std::uint64_t{n} << 32 | g);
+      ++entries_of[n];
     }
+  std::make_heap(heap.begin(), heap.end());
+  const std::uint64_t min_size = p.num_experts == 0 ? 0 : *std::min_element(p.size.begin(), p.size.end());
   std::vector<std::uint64_t> left(p.budget);
+  std::vector<std::uint8_t> full(p.num_nodes, 0);
+  std::size_t dead = 0;
   while (!heap.empty()) {
-    auto [key, n, g] = heap.top();
-    heap.pop();
+    std::pop_heap(heap.begin(), heap.end());
+    const auto [key, packed] = heap.back();
+    heap.pop_back();
+    const std::size_t n = packed >> 32, g = packed & 0xFFFFFFFFU;
+    --entries_of[n];
+    if (full[n]) --dead;
     if (p.size[g] > left[n] || ev.placement().has(n, g)) continue;
     const double gain = ev.gain_if_added(n, g);
     if (gain <= 0.0) continue;
     const double density = gain / static_cast<double>(p.size[g]);
-    if (heap.empty() || density >= std::get<0>(heap.top())) {
+    if (heap.empty() || density >= heap.front().first) {
       ev.add(n, g);
       left[n] -= p.size[g];
+      if (left[n] < min_size && !full[n]) {
+        full[n] = 1;
+        dead += entries_of[n];
+        if (2 * dead > heap.size()) {
+          std::erase_if(heap, [&](const Entry& en) { return full[en.second >> 32] != 0; });
+          std::make_heap(heap.begin(), heap.end());
+          for (std::size_t m = 0; m < p.num_nodes; ++m)
+            if (full[m]) entries_of[m] = 0;
+          dead = 0;
+        }
+      }
     } else {
-      heap.emplace(density, n, g);
+      heap.emplace_back(density, packed);
+      std::push_heap(heap.begin(), heap.end());
+      ++entries_of[n];
     }
   }
   if (best_single > ev.reduction()) {
@@ -336,6 +363,11 @@ Ascent best_response(const Problem& p, const SolveOptions& opt, Combine combine,
   sn.combine = combine;
   sn.epsilon = opt.epsilon;
   sn.migration = opt.migration;
+  if (combine == Combine::fast) {
+    sn.sample_sets = opt.fast_sample_sets;
+    sn.sample_values = opt.fast_sample_values;
+    sn.reuse_chains = opt.fast_reuse_chains;
+  }
   const double mu = opt.migration.current != nullptr ? opt.migration.seconds_per_byte : 0.0;
   auto objective = [&]() { return ev.reduction() - mu * migration_bytes(p, ev.placement(), opt.migration); };
   double j = objective();

@@ -66,6 +66,9 @@ enum class Algorithm {
 struct SolveOptions {
   std::uint64_t seed = 1;                   // random baseline
   double epsilon = 0.01;                    // sgd-fast
+  std::size_t fast_sample_sets = 0;         // sgd-fast: SingleNodeOptions::sample_sets (0: all sets)
+  bool fast_sample_values = false;
+  bool fast_reuse_chains = false;
   std::size_t max_passes = 20;              // sgd best-response passes (bound)
   double min_relative_gain = 1e-4;          // stop when a pass improves J by less than this * J
   const Placement* warm_start = nullptr;    // sgd/sgd-fast start here (must be feasible)

@@ -1,6 +1,7 @@
 #include "solver/maxplus.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 
@@ -98,6 +99,7 @@ Combination combine_fast(std::span<const std::vector<double>> profiles, std::siz
   double bound = out.value;
   std::vector<std::uint8_t> blocked(L, 0);  // a layer whose next segment did not fit stops
   bool fractional_seen = false;
+  std::size_t fractional_layer = L;
   for (const auto& s : segs) {
     if (blocked[s.layer]) continue;
     if (s.width <= left) {
@@ -109,6 +111,7 @@ Combination combine_fast(std::span<const std::vector<double>> profiles, std::siz
       if (!fractional_seen) {
         bound += s.slope * static_cast<double>(left);
         fractional_seen = true;
+        fractional_layer = s.layer;
       }
       blocked[s.layer] = 1;
     }
@@ -161,29 +164,86 @@ Combination combine_fast(std::span<const std::vector<double>> profiles, std::siz
   }
   out.upper_bound = std::max(bound, out.value);
   if (out.value >= (1.0 - epsilon) * out.upper_bound) return out;
-  // Second stage: the DP restricted to each layer's hull vertices (plus the point chosen
-  // above), O(L * C * V) for V vertices per layer; exact DP only if this still fails.
+  // A tighter bound: branch on the layer the LP takes fractionally. OPT gives that layer
+  // some k units and the others at most their LP bound with C - k units, so
+  //   UB2 = max_k g_f(k) + LP_{-f}(C - k)  >=  OPT,   O(|g_f| log P).
+  if (fractional_layer < L) {
+    std::vector<double> cum_w{0.0}, cum_v{0.0}, slope;
+    for (const auto& sg : segs) {
+      if (sg.layer == fractional_layer) continue;
+      cum_w.push_back(cum_w.back() + static_cast<double>(sg.width));
+      cum_v.push_back(cum_v.back() + sg.gain);
+      slope.push_back(sg.slope);
+    }
+    double base0 = 0.0;
+    for (std::size_t l = 0; l < L; ++l)
+      if (l != fractional_layer && !profiles[l].empty()) base0 += profiles[l][0];
+    auto lp_others = [&](double cap) {
+      const std::size_t j =
+          static_cast<std::size_t>(std::upper_bound(cum_w.begin(), cum_w.end(), cap) - cum_w.begin()) - 1;
+      double v = cum_v[j];
+      if (j < slope.size()) v += slope[j] * (cap - cum_w[j]);
+      return base0 + v;
+    };
+    const auto& gf = profiles[fractional_layer];
+    double ub2 = 0.0;
+    for (std::size_t k = 0; k < gf.size() && k <= capacity; ++k)
+      ub2 = std::max(ub2, gf[k] + lp_others(static_cast<double>(capacity - k)));
+    out.upper_bound = std::max(std::min(out.upper_bound, ub2), out.value);
+    if (out.value >= (1.0 - epsilon) * out.upper_bound) return out;
+  }
+  // Second stage: the DP over the points that can still matter (reduced-cost fixing).
+  // A layer l given k units caps every allocation at g_l(k) + LP_{-l}(C - k) (the LP bound
+  // of the other layers). Points whose cap is below target = value / (1 - eps), and points
+  // where the staircase is flat (g_l(k) = g_l(k-1): k - 1 is as good with less), are
+  // dropped; the current units of each layer are always kept. Every allocation worth more
+  // than the target uses kept points only, so the DP over them returns at least
+  // min(OPT, target) and at least value: in both cases >= (1 - eps) * OPT.
+  // O(L * (S + C)) for the caps, O(C * sum_l |kept_l|) for the DP.
   {
-    std::vector<double> cur(capacity + 1, 0.0), next(capacity + 1);
+    const double target = epsilon > 0.0 && epsilon < 1.0 ? out.value / (1.0 - epsilon) : out.value;
+    const double slack = 1e-12 * std::max(1.0, std::abs(target));  // rounding of the sums below
     std::vector<std::vector<std::size_t>> cand(L);
-    std::vector<std::uint32_t> choice(L * (capacity + 1), 0);
+    std::vector<double> lp(capacity + 1);
+    double base_all = 0.0;
+    for (std::size_t l = 0; l < L; ++l) base_all += profiles[l].empty() ? 0.0 : profiles[l][0];
     for (std::size_t l = 0; l < L; ++l) {
       const auto& g = profiles[l];
       if (g.empty()) {
         cand[l] = {0};
-      } else {
-        cand[l] = hull(g);
-        if (std::find(cand[l].begin(), cand[l].end(), out.units[l]) == cand[l].end()) cand[l].push_back(out.units[l]);
+        continue;
       }
+      // lp[c] = LP bound of the layers other than l with c units (their envelope segments
+      // by decreasing slope, the last one fractional).
+      double v = base_all - g[0];
+      std::size_t w = 0;
+      lp[0] = v;
+      for (const auto& sg : segs) {
+        if (w >= capacity) break;
+        if (sg.layer == l) continue;
+        for (std::size_t i = 1; i <= sg.width && w + i <= capacity; ++i) lp[w + i] = v + sg.slope * static_cast<double>(i);
+        w += sg.width;
+        v += sg.gain;
+      }
+      for (std::size_t c = w + 1; c <= capacity; ++c) lp[c] = v;
+      for (std::size_t k = 0; k < g.size() && k <= capacity; ++k) {
+        const bool flat = k > 0 && !(g[k] > g[k - 1]);
+        if (k == out.units[l] || (!flat && g[k] + lp[capacity - k] >= target - slack)) cand[l].push_back(k);
+      }
+    }
+    constexpr double k_none = -std::numeric_limits<double>::infinity();
+    std::vector<double> cur(capacity + 1, 0.0), next(capacity + 1);
+    std::vector<std::uint32_t> choice(L * (capacity + 1), 0);
+    for (std::size_t l = 0; l < L; ++l) {
+      const auto& g = profiles[l];
       for (std::size_t c = 0; c <= capacity; ++c) {
-        double best = -1.0;
+        double best = k_none;
         std::uint32_t arg = 0;
-        for (std::size_t i = 0; i < cand[l].size(); ++i) {
-          const std::size_t k = cand[l][i];
-          if (k > c) continue;
-          const double v = cur[c - k] + (g.empty() ? 0.0 : g[k]);
-          if (v > best) {
-            best = v;
+        for (const std::size_t k : cand[l]) {
+          if (k > c) break;  // cand is ascending
+          const double val = cur[c - k] + (g.empty() ? 0.0 : g[k]);
+          if (val > best) {
+            best = val;
             arg = static_cast<std::uint32_t>(k);
           }
         }
@@ -192,6 +252,7 @@ Combination combine_fast(std::span<const std::vector<double>> profiles, std::siz
       }
       std::swap(cur, next);
     }
+    out.used_exact_dp = true;
     if (cur[capacity] > out.value) {
       std::size_t c = capacity;
       for (std::size_t l = L; l-- > 0;) {
@@ -200,11 +261,8 @@ Combination combine_fast(std::span<const std::vector<double>> profiles, std::siz
       }
       out.value = cur[capacity];
     }
-    if (out.value >= (1.0 - epsilon) * out.upper_bound) return out;
   }
-  Combination exact = combine_exact(profiles, capacity);
-  exact.upper_bound = out.upper_bound;
-  return exact;
+  return out;
 }
 
 }  // namespace slimcache::solver
