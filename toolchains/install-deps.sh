@@ -33,7 +33,7 @@ arch_libs=(libmbedtls-dev libxxhash-dev libgtest-dev libgmock-dev libbenchmark-d
 # Architecture-independent headers and host tools.
 host_pkgs=(build-essential cmake ninja-build pkg-config git file
            libasio-dev libboost-dev libcli11-dev nlohmann-json3-dev
-           glpk-utils libglpk-dev iproute2 procps python3 systemd)
+           glpk-utils libglpk-dev iproute2 procps python3 systemd groff-base man-db)
 
 want=("${host_pkgs[@]}" "${arch_libs[@]}")
 if [ "$extras" -eq 1 ]; then
