@@ -12,6 +12,12 @@ enum class ExecErrc {
   k_bad_header,           // a header field is out of range or inconsistent
   k_misaligned,           // a matrix offset or the buffer itself is not aligned as required
   k_overflow,             // a size computation would overflow
+  // Execution service (exec_transport.hpp, exec_server.hpp, exec_client.hpp): appended.
+  k_io,            // a socket could not be opened, connected or used
+  k_timeout,       // the peer made no progress within the I/O timeout
+  k_disconnected,  // the peer closed the connection
+  k_cancelled,     // the server is stopping
+  k_remote,        // the peer answered with an ERROR frame (message says why)
 };
 
 struct ExecError {
