@@ -363,11 +363,6 @@ Ascent best_response(const Problem& p, const SolveOptions& opt, Combine combine,
   sn.combine = combine;
   sn.epsilon = opt.epsilon;
   sn.migration = opt.migration;
-  if (combine == Combine::fast) {
-    sn.sample_sets = opt.fast_sample_sets;
-    sn.sample_values = opt.fast_sample_values;
-    sn.reuse_chains = opt.fast_reuse_chains;
-  }
   const double mu = opt.migration.current != nullptr ? opt.migration.seconds_per_byte : 0.0;
   auto objective = [&]() { return ev.reduction() - mu * migration_bytes(p, ev.placement(), opt.migration); };
   double j = objective();
@@ -396,7 +391,9 @@ Ascent best_response(const Problem& p, const SolveOptions& opt, Combine combine,
         for (auto g : old) ev.add(n, g);
       }
     }
-    if (pass_gain <= opt.min_relative_gain * std::max(j, 0.0) || pass_gain <= tolerance) break;
+    const double stop = combine == Combine::fast ? std::max(opt.min_relative_gain, opt.fast_min_relative_gain)
+                                                 : opt.min_relative_gain;
+    if (pass_gain <= stop * std::max(j, 0.0) || pass_gain <= tolerance) break;
   }
   return Ascent{ev.placement(), j, passes, steps, fallbacks};
 }

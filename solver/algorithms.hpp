@@ -26,7 +26,11 @@
 //                       (NP-hard); the report measures the gap.
 //  sgd-fast             the same with combine_fast: each node step is      same, combination in
 //                       within (1-eps) of the exact DP on the same         O(P log P) when the
-//                       profiles (certified by an LP bound, else exact).   certificate holds
+//                       profiles (certified by LP bounds, else a pruned    certificate holds, else
+//                       DP with the same bound, maxplus.hpp); passes stop  the pruned DP; fewer
+//                       once one gains < fast_min_relative_gain (0.01) x J passes than sgd
+//                       (sgd: 1e-4), so it may end below sgd's local
+//                       optimum by about that much; J never decreases.
 //  random               fill each node with random experts (seeded)        O(N*G)
 //  popularity           every node: globally most popular first            O(N*G + G log G)
 //  popularity-distinct  most popular experts spread, one copy each,        O(G*N + G log G)
@@ -66,9 +70,7 @@ enum class Algorithm {
 struct SolveOptions {
   std::uint64_t seed = 1;                   // random baseline
   double epsilon = 0.01;                    // sgd-fast
-  std::size_t fast_sample_sets = 0;         // sgd-fast: SingleNodeOptions::sample_sets (0: all sets)
-  bool fast_sample_values = false;
-  bool fast_reuse_chains = false;
+  double fast_min_relative_gain = 0.01;     // sgd-fast: stop when a pass improves J by less than this * J
   std::size_t max_passes = 20;              // sgd best-response passes (bound)
   double min_relative_gain = 1e-4;          // stop when a pass improves J by less than this * J
   const Placement* warm_start = nullptr;    // sgd/sgd-fast start here (must be feasible)

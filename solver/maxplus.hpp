@@ -15,11 +15,20 @@
 //   2. Take envelope segments by decreasing slope while they fit (the classic greedy for a
 //      separable concave knapsack); the first segment that does not fit, taken
 //      fractionally, gives an upper bound UB >= OPT (LP relaxation of the envelopes).
-//   3. Repair: spend the leftover units on the real profiles, best single-layer extension
-//      first, until nothing improves.
-//   4. Certificate: if value >= (1 - eps) * UB the answer is returned; otherwise the exact
-//      DP runs. Guarantee (always): value >= (1 - eps) * OPT. When every profile is
-//      concave the greedy is exact and the certificate always holds.
+//   3. Repair: a few swaps (give back the flattest segments of other layers for a segment
+//      that did not fit), then spend the leftover units on the real profiles.
+//   4. Certificate: if value >= (1 - eps) * UB the answer is returned. Else a tighter bound,
+//      branching on the layer f the LP took fractionally: UB2 = max_k g_f(k) + LP_{-f}(C - k)
+//      >= OPT (O(|g_f| log P)); certificate again.
+//   5. Else a pruned exact DP (reduced-cost fixing): layer l at k units caps any allocation
+//      at g_l(k) + LP_{-l}(C - k); points capped below value / (1 - eps), and points where
+//      the staircase is flat, are dropped (the current point of each layer is kept); the DP
+//      over the kept points returns >= min(OPT, value / (1 - eps)) and >= value.
+//      O(L * (S + C)) for the caps (S = envelope segments) + O(C * kept points); on the
+//      node-step profiles a few points per layer survive instead of the whole profile.
+//   Guarantee (always): value >= (1 - eps) * OPT; with eps = 0 the answer is optimal. When
+//   every profile is concave the greedy is exact and the certificate holds at step 4.
+//   used_exact_dp reports that step 5 ran.
 #include <cstddef>
 #include <span>
 #include <vector>
@@ -29,8 +38,8 @@ namespace slimcache::solver {
 struct Combination {
   std::vector<std::size_t> units;  // units given to each layer (an index into its profile)
   double value = 0.0;              // sum_l g_l[units[l]]
-  bool used_exact_dp = false;      // combine_fast fell back to the DP (certificate failed)
-  double upper_bound = 0.0;        // combine_fast: the LP bound (equals value for the DP)
+  bool used_exact_dp = false;      // combine_fast ran its pruned DP (certificates failed)
+  double upper_bound = 0.0;        // combine_fast: the best bound found, >= OPT (equals value for the DP)
 };
 
 // Non-decreasing prefix maximum, clamped at 0 (taking nothing is always possible).

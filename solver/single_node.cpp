@@ -6,7 +6,6 @@
 #include <queue>
 #include <tuple>
 #include <limits>
-#include <optional>
 
 #include "solver/maxplus.hpp"
 
@@ -25,13 +24,16 @@ std::uint64_t budget_unit(const Problem& p, std::size_t node) {
 
 namespace {
 
-// Index of the first minimum, as std::min_element, in two branch-free passes.
+// Index of the first minimum, as std::min_element, in one branch-free pass.
 std::size_t first_minimum(const std::vector<double>& v) {
   double m = v[0];
-  for (const double x : v) m = x < m ? x : m;
-  std::size_t i = 0;
-  while (!(v[i] == m)) ++i;
-  return i;
+  std::size_t best = 0;
+  for (std::size_t i = 1; i < v.size(); ++i) {
+    const bool less = v[i] < m;
+    m = less ? v[i] : m;
+    best = less ? i : best;
+  }
+  return best;
 }
 
 struct Choice {
@@ -50,11 +52,7 @@ struct LayerSolver {
   std::vector<double> dl, dcur, a, cost, base_lat, lat;
   std::vector<std::size_t> units;
   std::vector<std::uint64_t> needed;  // per set: members node n would speed up (bit i = member i)
-  // Same results, less work (Combine::fast): first_minimum() instead of std::min_element, and
-  // per-set counts of members at the set's latency so a set's max is recomputed only when
-  // its last slowest member gets faster.
-  bool fast_impl = false;
-  std::vector<std::uint32_t> base_cnt, cnt;
+  bool fast_impl = false;  // first_minimum() instead of std::min_element (same result)
 
   LayerSolver(const Problem& prob, const Placement& pl, std::size_t node, const SingleNodeOptions& o)
       : p(prob), x(pl), n(node), opt(o), unit(budget_unit(prob, node)),
@@ -69,10 +67,6 @@ struct LayerSolver {
     const std::size_t E = p.layer_size(l), gb = p.layer_begin[l], U = p.num_clients;
     dl.assign(U * E, 0.0);
     a.assign(U, 0.0);
-    if (fast_impl && base_cnt.size() != p.num_sets()) {
-      base_cnt.assign(p.num_sets(), 0);
-      cnt.assign(p.num_sets(), 0);
-    }
     // d without node n: node-major, O(N * E + copies * U) instead of O(U * E * N).
     for (std::size_t u = 0; u < U; ++u) {
       a[u] = p.serve_latency(u, n, l);
@@ -92,11 +86,6 @@ struct LayerSolver {
         double worst = 0.0;
         for (auto g : p.members(s)) worst = std::max(worst, dl[u * E + (g - gb)]);
         base_lat[s] = worst;
-        if (fast_impl) {
-          std::uint32_t c = 0;
-          for (auto g : p.members(s)) c += dl[u * E + (g - gb)] == worst ? 1U : 0U;
-          base_cnt[s] = c;
-        }
       }
     }
     cost.assign(E, 0.0);
@@ -115,12 +104,6 @@ struct LayerSolver {
     dcur = dl;
     for (std::size_t u = 0; u < U; ++u)
       for (std::size_t s = first_set(u, l); s < end_set(u, l); ++s) lat[s] = base_lat[s];
-    if (fast_impl) {
-      for (std::size_t u = 0; u < U; ++u)
-        std::copy(base_cnt.begin() + static_cast<std::ptrdiff_t>(first_set(u, l)),
-                  base_cnt.begin() + static_cast<std::ptrdiff_t>(end_set(u, l)),
-                  cnt.begin() + static_cast<std::ptrdiff_t>(first_set(u, l)));
-    }
     std::vector<double> values{0.0};
     values.reserve(chain.size() + 1);
     double acc = 0.0;
@@ -130,20 +113,6 @@ struct LayerSolver {
         const double old = dcur[u * E + e];
         if (!(a[u] < old)) continue;
         dcur[u * E + e] = a[u];
-        if (fast_impl) {
-          for (auto s : p.sets_of(u, g)) {
-            const double cur = lat[s];
-            if (old != cur || --cnt[s] > 0) continue;  // g was not (the last) slowest member
-            double next = 0.0;
-            for (auto h : p.members(s)) next = std::max(next, dcur[u * E + (h - gb)]);
-            std::uint32_t c = 0;
-            for (auto h : p.members(s)) c += dcur[u * E + (h - gb)] == next ? 1U : 0U;
-            cnt[s] = c;
-            acc += p.set_weight[s] * (cur - next);
-            lat[s] = next;
-          }
-          continue;
-        }
         for (auto s : p.sets_of(u, g)) {
           const double cur = lat[s];
           if (old < cur) continue;
@@ -325,147 +294,14 @@ struct LayerSolver {
   }
 };
 
-// The set sample of SingleNodeOptions::sample_sets: every field of p, but at most `limit`
-// sets per (client, layer), evenly spaced, weights rescaled to the (client, layer) total.
-bool needs_sample(const Problem& p, std::size_t limit) {
-  if (limit == 0) return false;
-  for (std::size_t i = 0; i + 1 < p.sets_begin.size(); ++i)
-    if (p.sets_begin[i + 1] - p.sets_begin[i] > limit) return true;
-  return false;
-}
-
-Problem sample_problem(const Problem& p, std::size_t limit) {
-  Problem q;
-  q.num_nodes = p.num_nodes;
-  q.num_clients = p.num_clients;
-  q.num_layers = p.num_layers;
-  q.num_experts = p.num_experts;
-  q.top_k = p.top_k;
-  q.layer_begin = p.layer_begin;
-  q.layer_of = p.layer_of;
-  q.size = p.size;
-  q.budget = p.budget;
-  q.serve = p.serve;
-  q.fallback = p.fallback;
-  q.client_weight = p.client_weight;
-  q.popularity = p.popularity;
-  q.uniform_sizes = p.uniform_sizes;
-  const std::size_t U = p.num_clients, L = p.num_layers, G = p.num_experts, K = p.top_k;
-  q.sets_begin.assign(U * L + 1, 0);
-  for (std::size_t u = 0; u < U; ++u)
-    for (std::size_t l = 0; l < L; ++l) {
-      const std::size_t b = p.sets_begin[u * L + l], n = p.sets_begin[u * L + l + 1] - b;
-      const std::size_t take = std::min(n, limit), first = q.set_weight.size();
-      double total = 0.0, kept = 0.0;
-      for (std::size_t i = 0; i < n; ++i) total += p.set_weight[b + i];
-      for (std::size_t i = 0; i < take; ++i) {
-        const std::size_t src = b + (take == n ? i : i * n / take);
-        kept += p.set_weight[src];
-        const auto mem = p.members(src);
-        q.set_members.insert(q.set_members.end(), mem.begin(), mem.end());
-        q.set_weight.push_back(p.set_weight[src]);
-        q.set_client.push_back(static_cast<std::uint32_t>(u));
-      }
-      if (kept > 0.0)
-        for (std::size_t t = first; t < q.set_weight.size(); ++t) q.set_weight[t] *= total / kept;
-      q.sets_begin[u * L + l + 1] = q.set_weight.size();
-    }
-  q.index_begin.assign(U * G + 1, 0);
-  for (std::size_t t = 0; t < q.num_sets(); ++t)
-    for (std::size_t i = 0; i < K; ++i) ++q.index_begin[q.set_client[t] * G + q.set_members[t * K + i] + 1];
-  std::partial_sum(q.index_begin.begin(), q.index_begin.end(), q.index_begin.begin());
-  q.index_sets.resize(q.index_begin.back());
-  std::vector<std::size_t> fill(q.index_begin.begin(), q.index_begin.end() - 1);
-  for (std::size_t t = 0; t < q.num_sets(); ++t)
-    for (std::size_t i = 0; i < K; ++i)
-      q.index_sets[fill[q.set_client[t] * G + q.set_members[t * K + i]]++] = static_cast<std::uint32_t>(t);
-  return q;
-}
-
-// Exact J(B) on every set (see the header), for B = `experts` (sorted global ids):
-// O(N * E + sum over B of the sets containing it * 2K).
-double exact_gain(const Problem& p, const Placement& x, std::size_t n, const std::vector<std::uint32_t>& experts,
-                  const MigrationCost& migration) {
-  const std::size_t U = p.num_clients;
-  double gain = 0.0;
-  std::vector<double> dl, a(U);
-  std::vector<std::uint8_t> chosen;
-  std::vector<std::uint32_t> touched;
-  std::size_t i = 0;
-  while (i < experts.size()) {
-    const std::size_t l = p.layer_of[experts[i]], gb = p.layer_begin[l], E = p.layer_size(l);
-    dl.assign(U * E, 0.0);
-    chosen.assign(E, 0);
-    for (std::size_t u = 0; u < U; ++u) {
-      a[u] = p.serve_latency(u, n, l);
-      std::fill(dl.begin() + static_cast<std::ptrdiff_t>(u * E), dl.begin() + static_cast<std::ptrdiff_t>((u + 1) * E),
-                p.fallback_latency(u, l));
-    }
-    for (std::size_t m = 0; m < p.num_nodes; ++m) {
-      if (m == n) continue;
-      const std::uint8_t* bits = x.bits.data() + m * p.num_experts + gb;
-      for (std::size_t e = 0; e < E; ++e)
-        if (bits[e] != 0)
-          for (std::size_t u = 0; u < U; ++u) dl[u * E + e] = std::min(dl[u * E + e], p.serve_latency(u, m, l));
-    }
-    const std::size_t layer_first = i;
-    for (; i < experts.size() && p.layer_of[experts[i]] == l; ++i) {
-      const std::uint32_t g = experts[i];
-      chosen[g - gb] = 1;
-      if (migration.current != nullptr && !migration.current->has(n, g))
-        gain -= migration.seconds_per_byte * static_cast<double>(p.size[g]);
-    }
-    for (std::size_t u = 0; u < U; ++u) {
-      touched.clear();
-      for (std::size_t j = layer_first; j < i; ++j) {
-        const std::uint32_t g = experts[j];
-        if (!(a[u] < dl[u * E + (g - gb)])) continue;
-        for (auto t : p.sets_of(u, g)) touched.push_back(t);
-      }
-      std::sort(touched.begin(), touched.end());
-      touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
-      for (auto t : touched) {
-        double before = 0.0, after = 0.0;
-        for (auto h : p.members(t)) {
-          const double d = dl[u * E + (h - gb)];
-          before = std::max(before, d);
-          after = std::max(after, chosen[h - gb] != 0 ? std::min(d, a[u]) : d);
-        }
-        gain += p.set_weight[t] * (before - after);
-      }
-    }
-  }
-  return gain;
-}
-
 }  // namespace
 
 SingleNodeResult solve_single_node(const Evaluator& eval, std::size_t node, const SingleNodeOptions& opt,
                                    SingleNodeCache* cache) {
   const Problem& p = eval.problem();
   const Placement& x = eval.placement();
-  // With set sampling the chains are built on the sample (cached across calls).
-  Problem local_sample;
-  const Problem* sample = nullptr;
-  if (needs_sample(p, opt.sample_sets)) {
-    if (cache != nullptr) {
-      if (cache->sampled_from != &p || cache->sampled_limit != opt.sample_sets) {
-        cache->sampled = sample_problem(p, opt.sample_sets);
-        cache->sampled_from = &p;
-        cache->sampled_limit = opt.sample_sets;
-      }
-      sample = &cache->sampled;
-    } else {
-      local_sample = sample_problem(p, opt.sample_sets);
-      sample = &local_sample;
-    }
-  }
-  const bool values_on_sample = sample != nullptr && opt.sample_values;
-  LayerSolver ls(values_on_sample ? *sample : p, x, node, opt);
-  std::optional<LayerSolver> ls_sample;
-  if (sample != nullptr && !values_on_sample) ls_sample.emplace(*sample, x, node, opt);
-  LayerSolver& cs = ls_sample ? *ls_sample : ls;  // builds the chains
-  ls.fast_impl = cs.fast_impl = opt.combine == Combine::fast;
+  LayerSolver ls(p, x, node, opt);
+  ls.fast_impl = opt.combine == Combine::fast;
   const std::size_t L = p.num_layers;
   std::vector<SingleNodeCache::Layer> local;
   if (cache != nullptr && cache->layers.size() != p.num_nodes * L) cache->layers.assign(p.num_nodes * L, {});
@@ -492,17 +328,14 @@ SingleNodeResult solve_single_node(const Evaluator& eval, std::size_t node, cons
     const std::size_t len = std::min(ls.capacity, total_units) + 1;
     std::vector<double> best(len, 0.0);
     std::vector<Choice> choice(len);
-    if (!(opt.reuse_chains && memo.valid && !memo.chains.empty())) {
-      if (&cs != &ls) cs.prepare(l);
-      const bool want_popular = E <= opt.popularity_chain_max_experts;
-      auto [peel, popular] = cs.chains(l, want_popular);
-      // The popularity chain only pays on small layers (measured: on E >= 64 it never beat
-      // the peeling chain in the report grid), so large layers evaluate one chain.
-      memo.chains.clear();
-      memo.chains.push_back(std::move(peel));
-      if (want_popular) memo.chains.push_back(std::move(popular));
-      if (E <= opt.completion_chain_max_experts) memo.chains.push_back(cs.completion_chain(l));
-    }
+    const bool want_popular = E <= opt.popularity_chain_max_experts;
+    auto [peel, popular] = ls.chains(l, want_popular);
+    // The popularity chain only pays on small layers (measured: on E >= 64 it never beat
+    // the peeling chain in the report grid), so large layers evaluate one chain.
+    memo.chains.clear();
+    memo.chains.push_back(std::move(peel));
+    if (want_popular) memo.chains.push_back(std::move(popular));
+    if (E <= opt.completion_chain_max_experts) memo.chains.push_back(ls.completion_chain(l));
     for (std::size_t c = 0; c < memo.chains.size(); ++c) {
       const auto& chain = memo.chains[c];
       const auto values = ls.evaluate_chain(l, chain);
@@ -554,10 +387,6 @@ SingleNodeResult solve_single_node(const Evaluator& eval, std::size_t node, cons
       const auto& chain = memo.chains[static_cast<std::size_t>(memo.kind[c])];
       for (std::size_t i = 0; i < memo.arg[c]; ++i) out.experts.push_back(static_cast<std::uint32_t>(gb + chain[i]));
     }
-  }
-  if (values_on_sample) {
-    std::sort(out.experts.begin(), out.experts.end());
-    out.gain = exact_gain(p, x, node, out.experts, opt.migration);
   }
   return out;
 }

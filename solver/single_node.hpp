@@ -20,6 +20,7 @@
 //     completing the sampled set with the best value per missing unit;
 //   - exact enumeration of all subsets when 2^E_l * (set work of the layer) is small.
 // Profiles are combined across layers with combine_exact or combine_fast (maxplus.hpp).
+// Combine::fast also peels with a branch-free scan (same order as the exact path).
 // Budget units: the expert size when sizes are uniform (the budget is then a
 // cardinality), else a common divisor, coarsened (sizes rounded up) so that a node has at
 // most 2^16 units; rounding up keeps every answer feasible.
@@ -51,17 +52,6 @@ struct SingleNodeOptions {
   std::size_t enumerate_work_limit = std::size_t{1} << 16;  // 2^E_l * set work per layer
   std::size_t popularity_chain_max_experts = 32;             // larger layers: no popularity chain
   std::size_t completion_chain_max_experts = 64;             // larger layers: no completion chain
-  // Set sampling (sgd-fast): > 0 builds the chains and the profiles from at most this many
-  // sampled sets per (client, layer) (an evenly spaced stride through the sets, weights
-  // rescaled so each (client, layer) keeps its total weight); 0 uses every set. The
-  // returned `gain` is still exact (re-evaluated on every set); only the choice of B_n is
-  // made on the sample. Profiles are then estimates: no bound relative to the full-data
-  // profiles (the caller checks the exact objective; sgd-fast keeps a move only if it pays).
-  std::size_t sample_sets = 0;
-  bool sample_values = false;  // profile values from the sample too (else exact on every set)
-  // > 0 passes: when the other nodes' content of a layer changed since the memo was made,
-  // re-value the memo's chains (exactly) instead of building new ones.
-  bool reuse_chains = false;
 };
 
 struct SingleNodeResult {
@@ -83,9 +73,6 @@ struct SingleNodeCache {
     std::vector<std::vector<std::uint32_t>> chains;
   };
   std::vector<Layer> layers;  // [node * L + l]
-  const Problem* sampled_from = nullptr;  // the sample below was drawn from this problem
-  std::size_t sampled_limit = 0;          // ... with this SingleNodeOptions::sample_sets
-  Problem sampled;
 };
 
 [[nodiscard]] SingleNodeResult solve_single_node(const Evaluator& eval, std::size_t node,

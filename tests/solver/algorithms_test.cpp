@@ -158,6 +158,62 @@ TEST(Algorithms, SingleNodeStepWithOthersFixedNeverLosesToItsCurrentContent) {
   }
 }
 
+TEST(Algorithms, SgdFastStopsAfterAPassThatGainsLessThanItsThreshold) {
+  GeneratorOptions g;
+  g.nodes = 4;
+  g.clients = 2;
+  g.budget_fraction = 0.25;
+  g.samples_per_layer = 24;
+  auto in = generate_instance(*find_model_preset("olmoe-1b-7b"), g);
+  auto problem = build_problem(*in);
+  SolveOptions one_pass;
+  one_pass.fast_min_relative_gain = 1.0;  // the first pass gains J itself: never more than 1.0 * J
+  SolveOptions until_stable;
+  until_stable.fast_min_relative_gain = 0.0;
+
+  auto sut = solve(*problem, Algorithm::sgd_fast, one_pass);
+  auto reference = solve(*problem, Algorithm::sgd_fast, until_stable);
+
+  ASSERT_TRUE(sut.has_value());
+  ASSERT_TRUE(reference.has_value());
+  EXPECT_EQ(sut->passes, 1u) << sut->note;
+  EXPECT_GE(reference->passes, sut->passes);
+  EXPECT_GE(reference->reduction_s, sut->reduction_s - 1e-15);
+}
+
+TEST(Algorithms, SingleNodeStepFastIsWithinEpsilonOfExactOnTheSameProfiles) {
+  for (std::uint64_t seed = 1; seed <= 2; ++seed) {
+    GeneratorOptions g;
+    g.nodes = 3;
+    g.clients = 2;
+    g.budget_fraction = 0.5;
+    g.samples_per_layer = 24;
+    g.seed = seed;
+    auto in = generate_instance(*find_model_preset("deepseek-v2-lite"), g);
+    auto problem = build_problem(*in);
+    auto start = solve(*problem, Algorithm::popularity_distinct);
+    Evaluator ev(*problem);
+    ev.reset(start->placement);
+    for (std::size_t n = 0; n < problem->num_nodes; ++n) {
+      SingleNodeOptions exact;
+      exact.combine = Combine::exact;
+      SingleNodeOptions fast;
+      fast.combine = Combine::fast;
+      fast.epsilon = 0.01;
+
+      const SingleNodeResult reference = solve_single_node(ev, n, exact);
+      const SingleNodeResult sut = solve_single_node(ev, n, fast);
+
+      EXPECT_GE(sut.gain, 0.99 * reference.gain - 1e-15) << "seed " << seed << " node " << n;
+      EXPECT_LE(sut.gain, reference.gain + 1e-12) << "seed " << seed << " node " << n;
+      Placement x = start->placement;
+      for (std::size_t e = 0; e < problem->num_experts; ++e) x.set(n, e, false);
+      for (auto e : sut.experts) x.set(n, e, true);
+      EXPECT_TRUE(is_feasible(*problem, x)) << "seed " << seed << " node " << n;
+    }
+  }
+}
+
 TEST(Generator, EveryPresetGivesAValidDeterministicInstance) {
   for (const auto& shape : model_presets()) {
     GeneratorOptions g;
