@@ -289,6 +289,22 @@ std::vector<FieldSpec> build_schema() {
   add({"placement.publish_timeout", K::k_duration, R::k_live, 100, 10 * k_ms_min, {}, {},
        "How long a node waits for the nodes before it in the epoch order before using their last placement.",
        SLIM_REF(placement.publish_timeout)});
+  // transfer
+  add({"transfer.max_parallel", K::k_integer, R::k_restart, 1, 16, {}, {},
+       "Expert transfers this node runs at once, fetching; and uploads it serves at once.",
+       SLIM_REF(transfer.max_parallel)});
+  add({"transfer.rate_limit", K::k_bytes, R::k_restart, 0, 16 * k_gib, {}, "unlimited",
+       "Bandwidth limit in bytes per second for all transfers of this node (sent and received); 0 = unlimited.",
+       SLIM_REF(transfer.rate_limit)});
+  add({"transfer.io_timeout", K::k_duration, R::k_restart, 100, 10 * k_ms_min, {}, {},
+       "A transfer step (connect, handshake, read, write) that makes no progress for this long fails.",
+       SLIM_REF(transfer.io_timeout)});
+  add({"transfer.chunk_size", K::k_bytes, R::k_restart, 4096, 16777216, {}, {},
+       "Bytes per CHUNK frame this node sends (and the largest it accepts is 16 MiB).",
+       SLIM_REF(transfer.chunk_size)});
+  add({"transfer.stripes", K::k_integer, R::k_restart, 1, 8, {}, {},
+       "TLS connections one expert is fetched over at once (ranges of the blob), so decryption uses several cores.",
+       SLIM_REF(transfer.stripes)});
   // admin
   add({"admin.socket_path", K::k_path, R::k_restart, 0, 107, {},
        "$RUNTIME_DIRECTORY/admin.sock, else /run/slimcache/admin.sock as root, else $XDG_RUNTIME_DIR/slimcache/admin.sock",
@@ -1239,6 +1255,7 @@ const char* section_help(std::string_view section) {
   if (section == "security") return "Secrets are read from files only: regular files (or symlinks to them) with mode 0600 or stricter.";
   if (section == "cache") return "The local cache: disk tier plus shared-memory tier.";
   if (section == "placement") return "The decentralised placement solver (MODEL.md section 3.5).";
+  if (section == "transfer") return "Peer expert transfers over TLS (docs/transfer.md). Needs a cluster key (security.keyring_files) or security.tls_psk_file: without one, transfers are off.";
   if (section == "admin") return "The admin socket used by slimctl.";
   if (section == "metrics") return "Prometheus metrics over HTTP, loopback only.";
   if (section == "logging") return "Logs go to stderr with journald priority prefixes.";

@@ -99,6 +99,13 @@ struct DaemonConfig {
     double hysteresis = 0.05;
     Millis publish_timeout{10000};
   } placement;
+  struct Transfer {
+    std::uint32_t max_parallel = 2;      // fetches at once, and uploads served at once
+    std::uint64_t rate_limit = 0;        // bytes/s for all transfers of the node, 0 = unlimited
+    Millis io_timeout{10000};            // a network step without progress fails after this
+    std::uint64_t chunk_size = 1ull << 20;
+    std::uint32_t stripes = 2;           // TLS connections per blob (ranges fetched at once)
+  } transfer;
   struct Admin {
     std::string socket_path;             // "" = <runtime dir>/admin.sock
     std::string group;                   // "" = the daemon's primary group

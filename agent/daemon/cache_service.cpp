@@ -1,6 +1,13 @@
 #include "agent/daemon/cache_service.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "agent/cache/disk_tier.hpp"
 #include "agent/model/importer.hpp"
@@ -45,8 +52,13 @@ CacheService::CacheService(asio::io_context& io, const config::DaemonConfig& con
 
 CacheService::~CacheService() { stop(); }
 
+std::string CacheService::origin_marker_path() const {
+  return (std::filesystem::path(m_config.node.state_dir) / "origin").string();
+}
+
 Expected<void, std::string> CacheService::start() {
   std::error_code ec;
+  m_origin = std::filesystem::exists(origin_marker_path(), ec);
   if (!std::filesystem::exists(m_manifest_path, ec)) {
     SLIM_LOG(m_log, LogLevel::k_info) << "no model yet (" << m_manifest_path << "): import one with slimctl import";
     return {};
@@ -64,6 +76,11 @@ Expected<void, std::string> CacheService::open_cache(const model::ModelManifest&
   options.top_k = manifest.top_k;
   options.disk_root = m_config.node.data_dir;
   options.disk_budget_bytes = m_config.budgets.disk;
+  if (m_origin) {  // the origin holds the whole model until peers have copies (see the header)
+    const std::uint64_t whole = static_cast<std::uint64_t>(manifest.layers) * manifest.experts *
+                                (manifest.expert_bytes + cache::k_blob_header_size);
+    options.disk_budget_bytes = std::max(options.disk_budget_bytes, whole + (whole / 64));
+  }
   options.shm_name = m_shm_name;
   options.memory_budget_bytes = m_config.budgets.memory;
   options.slot_size = manifest.expert_bytes;
@@ -129,6 +146,148 @@ void CacheService::stop() {
   m_cache.reset();
 }
 
+std::vector<std::uint32_t> CacheService::held_experts() const {
+  std::lock_guard lock(m_mutex);
+  std::vector<std::uint32_t> out;
+  if (!m_cache || !m_manifest) return out;
+  const std::string model = m_manifest->model.substr(0, cache::k_max_model_id);
+  for (const auto& b : m_cache->inventory().on_disk) {
+    if (b.key.model != model || b.key.layer >= m_manifest->layers || b.key.expert >= m_manifest->experts) continue;
+    out.push_back(b.key.layer * m_manifest->experts + b.key.expert);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Expected<void, std::string> CacheService::drop_expert(std::uint32_t layer, std::uint32_t expert) {
+  std::lock_guard lock(m_mutex);
+  if (!m_cache || !m_manifest) return Unexpected(std::string("no model on this node"));
+  if (layer >= m_manifest->layers || expert >= m_manifest->experts)
+    return Unexpected("expert " + std::to_string(layer) + "/" + std::to_string(expert) + " is outside the model");
+  const auto inv = m_cache->inventory();
+  const bool held = std::any_of(inv.on_disk.begin(), inv.on_disk.end(),
+                                [&](const cache::BlobInfo& b) { return b.key.layer == layer && b.key.expert == expert; });
+  if (!held) return Unexpected("expert " + std::to_string(layer) + "/" + std::to_string(expert) + " is not held here");
+  for (const auto& r : inv.resident) {
+    if (r.layer == layer && r.expert == expert && r.pins > 0)
+      return Unexpected("expert " + std::to_string(layer) + "/" + std::to_string(expert) + " is pinned by " +
+                        std::to_string(r.pins) + " reader(s): not dropped");
+  }
+  if (auto removed = m_cache->remove(layer, expert); !removed) {
+    return Unexpected("expert " + std::to_string(layer) + "/" + std::to_string(expert) + ": " + removed.error().message +
+                      (removed.error().code == cache::CacheErrc::k_pinned ? " (not dropped)" : ""));
+  }
+  SLIM_LOG(m_log, LogLevel::k_info) << "dropped expert " << layer << "/" << expert;
+  return {};
+}
+
+void CacheService::publish_directory(const std::vector<engine::NodeAddress>& nodes,
+                                     const std::vector<engine::HolderInfo>& entries) {
+  std::lock_guard lock(m_mutex);
+  if (m_engine) m_engine->publish_holders(nodes, entries);
+}
+
+Expected<void, std::string> CacheService::adopt_manifest(const model::ModelManifest& manifest) {
+  if (const auto current = this->manifest()) {
+    if (*current == manifest) return {};
+    const std::string why = "a peer announces model '" + manifest.model + "' but this node serves '" + current->model +
+                            "': not adopted";
+    SLIM_LOG(m_log, LogLevel::k_error) << why;
+    return Unexpected(why);
+  }
+  if (m_importing) return Unexpected(std::string("an import is running: not adopting a peer's model"));
+  if (manifest.layers == 0 || manifest.experts == 0 || manifest.expert_bytes == 0 || manifest.model.empty())
+    return Unexpected("the peer's model manifest is incomplete ('" + manifest.model + "')");
+  std::error_code ec;
+  std::filesystem::create_directories(m_config.node.state_dir, ec);
+  if (auto written = model::write_manifest(m_manifest_path, manifest); !written) return Unexpected(written.error());
+  if (auto opened = open_cache(manifest); !opened) {
+    std::filesystem::remove(m_manifest_path, ec);
+    return opened;
+  }
+  SLIM_LOG(m_log, LogLevel::k_notice) << "adopted model " << manifest.model << " from a peer (" << manifest.layers
+                                      << " layers x " << manifest.experts << " experts): ready to receive transfers";
+  return {};
+}
+
+bool CacheService::is_origin() const { return m_origin.load(); }
+
+std::string CacheService::cache_model_id() const {
+  std::lock_guard lock(m_mutex);
+  return m_manifest ? m_manifest->model.substr(0, cache::k_max_model_id) : std::string();
+}
+
+std::optional<cache::BlobInfo> CacheService::find_blob(const cache::ExpertKey& key) const {
+  std::lock_guard lock(m_mutex);
+  if (!m_cache) return std::nullopt;
+  for (auto& b : m_cache->inventory().on_disk)
+    if (b.key == key) return b;
+  return std::nullopt;
+}
+
+std::optional<cache::BlobInfo> CacheService::find_by_sha256(const cache::Sha256& digest) const {
+  std::lock_guard lock(m_mutex);
+  if (!m_cache) return std::nullopt;
+  for (auto& b : m_cache->inventory().on_disk)
+    if (b.sha256 == digest) return b;
+  return std::nullopt;
+}
+
+std::optional<cache::BlobInfo> CacheService::find_expert(std::uint32_t layer, std::uint32_t expert) const {
+  const std::string model = cache_model_id();
+  if (model.empty()) return std::nullopt;
+  return find_blob(cache::ExpertKey{model, layer, expert});
+}
+
+Expected<std::vector<std::byte>, cache::CacheError> CacheService::read_blob(const cache::ExpertKey& key) const {
+  using cache::CacheErrc;
+  using cache::CacheError;
+  const auto info = find_blob(key);
+  if (!info) return Unexpected(CacheError{CacheErrc::k_not_found, key.to_string() + " is not on disk"});
+  // Blob files are immutable once renamed into blobs/; a concurrent remove unlinks the name
+  // but an open descriptor keeps reading the same bytes.
+  const int fd = ::open(info->path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Unexpected(CacheError{CacheErrc::k_io, info->path + ": " + std::strerror(errno)});
+  std::vector<std::byte> payload(static_cast<std::size_t>(info->payload_size));
+  std::size_t done = 0;
+  // Bounded: every pread advances `done` or ends the loop.
+  while (done < payload.size()) {
+    const ssize_t n = ::pread(fd, payload.data() + done, payload.size() - done,
+                              static_cast<off_t>(cache::k_blob_header_size + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const std::string why = n < 0 ? std::strerror(errno) : "file shorter than its header says";
+      ::close(fd);
+      return Unexpected(CacheError{CacheErrc::k_io, info->path + ": " + why});
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  return payload;
+}
+
+Expected<void, cache::CacheError> CacheService::store_fetched(const cache::ExpertKey& key,
+                                                              std::span<const std::byte> payload) {
+  using cache::CacheErrc;
+  using cache::CacheError;
+  std::lock_guard lock(m_mutex);
+  if (!m_cache || !m_manifest) return Unexpected(CacheError{CacheErrc::k_invalid_argument, "no model on this node"});
+  if (key.model != m_manifest->model.substr(0, cache::k_max_model_id) || key.layer >= m_manifest->layers ||
+      key.expert >= m_manifest->experts)
+    return Unexpected(CacheError{CacheErrc::k_invalid_argument, key.to_string() + " is not an expert of this node's model"});
+  const auto inv = m_cache->inventory();
+  std::uint64_t replaced = 0;
+  for (const auto& b : inv.on_disk)
+    if (b.key == key) replaced = b.file_size();
+  const std::uint64_t after = inv.disk_used_bytes - replaced + cache::k_blob_header_size + payload.size();
+  if (after > m_config.budgets.disk)
+    return Unexpected(CacheError{CacheErrc::k_budget_exceeded,
+                                 key.to_string() + " needs " + std::to_string(after) + " bytes on disk, over budgets.disk " +
+                                     std::to_string(m_config.budgets.disk)});
+  SLIM_TRY_VOID(m_cache->store(key.layer, key.expert, payload));
+  return {};
+}
+
 std::optional<model::ModelManifest> CacheService::manifest() const {
   std::lock_guard lock(m_mutex);
   return m_manifest;
@@ -137,6 +296,11 @@ std::optional<model::ModelManifest> CacheService::manifest() const {
 std::vector<solver::LayerStats> CacheService::statistics() const {
   std::lock_guard lock(m_mutex);
   return m_stats ? m_stats->snapshot() : std::vector<solver::LayerStats>{};
+}
+
+double CacheService::decayed_tokens() const {
+  std::lock_guard lock(m_mutex);
+  return m_stats ? m_stats->tokens(0) : 0.0;
 }
 
 nlohmann::json CacheService::status() const {
@@ -264,8 +428,12 @@ void CacheService::handle_import(const admin::Request& request, admin::Reply rep
     if (current && (current->model != plan->manifest.model || current->layers != plan->manifest.layers ||
                     current->experts != plan->manifest.experts || current->expert_bytes != plan->manifest.expert_bytes))
       return finish(false, {}, "this node serves model '" + current->model + "'; it cannot import another model");
+    const bool was_origin = m_origin.exchange(true);
     if (!current) {
-      if (auto opened = open_cache(plan->manifest); !opened) return finish(false, {}, opened.error());
+      if (auto opened = open_cache(plan->manifest); !opened) {
+        m_origin = was_origin;
+        return finish(false, {}, opened.error());
+      }
     }
     auto report = model::run_import(
         *plan,
@@ -292,10 +460,13 @@ void CacheService::handle_import(const admin::Request& request, admin::Reply rep
         m_stats.reset();
         m_manifest.reset();
       }
+      m_origin = was_origin;
       return finish(false, {}, report.error());
     }
     if (auto written = model::write_manifest(m_manifest_path, plan->manifest); !written)
       return finish(false, {}, written.error());
+    if (std::ofstream marker(origin_marker_path(), std::ios::trunc); !(marker << "imported " << plan->manifest.model << "\n"))
+      SLIM_LOG(m_log, LogLevel::k_warning) << "cannot write " << origin_marker_path() << ": this node will not know it is the origin after a restart";
     SLIM_LOG(m_log, LogLevel::k_notice) << "imported " << report->experts << " experts of " << plan->manifest.model;
     finish(true,
            {{"model", plan->manifest.model},

@@ -8,7 +8,18 @@
 namespace slimcache::agent::transfer {
 
 DiskTierBlobStore::DiskTierBlobStore(cache::DiskTier& tier, DirectoryBlobStore& staging, KeyOf key_of)
-    : m_tier(tier), m_staging(staging), m_key_of(std::move(key_of)) {}
+    : DiskTierBlobStore(
+          TierAccess{[&tier](const cache::ExpertKey& key) { return tier.find(key); },
+                     [&tier](const cache::ExpertKey& key) { return tier.read(key); },
+                     [&tier](const cache::ExpertKey& key,
+                             std::span<const std::byte> payload) -> Expected<void, cache::CacheError> {
+                       SLIM_TRY_VOID(tier.put(key, payload));
+                       return {};
+                     }},
+          staging, std::move(key_of)) {}
+
+DiskTierBlobStore::DiskTierBlobStore(TierAccess tier, DirectoryBlobStore& staging, KeyOf key_of)
+    : m_tier(std::move(tier)), m_staging(staging), m_key_of(std::move(key_of)) {}
 
 std::optional<cache::BlobInfo> DiskTierBlobStore::info(const BlobId& id) const {
   const auto key = m_key_of(id);

@@ -10,6 +10,9 @@
 // budget-checked: k_io with the tier's message when it refuses) and drops the staged copy.
 // begin() fails with k_invalid_argument when key_of does not know the id.
 //
+// The tier can also be reached through TierAccess functions (the daemon's CacheService, which
+// owns the tier inside its CacheManager and serialises access to it): find, read and put.
+//
 // Reads load the whole payload once and keep the most recent blob in memory (experts are
 // served chunk by chunk, in order); memory use is one expert per adapter.
 // Threads: thread-safe (one mutex around the cache; the tier and staging are thread-safe).
@@ -27,7 +30,13 @@ namespace slimcache::agent::transfer {
 class DiskTierBlobStore final : public BlobStore {
  public:
   using KeyOf = std::function<std::optional<cache::ExpertKey>(const BlobId&)>;
+  struct TierAccess {
+    std::function<std::optional<cache::BlobInfo>(const cache::ExpertKey&)> find;
+    std::function<Expected<std::vector<std::byte>, cache::CacheError>(const cache::ExpertKey&)> read;
+    std::function<Expected<void, cache::CacheError>(const cache::ExpertKey&, std::span<const std::byte>)> put;
+  };
   DiskTierBlobStore(cache::DiskTier& tier, DirectoryBlobStore& staging, KeyOf key_of);
+  DiskTierBlobStore(TierAccess tier, DirectoryBlobStore& staging, KeyOf key_of);
 
   [[nodiscard]] bool has(const BlobId& id) const override;
   [[nodiscard]] std::optional<std::uint64_t> size(const BlobId& id) const override;
@@ -42,7 +51,7 @@ class DiskTierBlobStore final : public BlobStore {
  private:
   [[nodiscard]] std::optional<cache::BlobInfo> info(const BlobId& id) const;
 
-  cache::DiskTier& m_tier;
+  TierAccess m_tier;
   DirectoryBlobStore& m_staging;
   KeyOf m_key_of;
   mutable std::mutex m_mutex;

@@ -6,7 +6,6 @@ namespace slimcache::agent::transfer {
 namespace {
 
 constexpr std::array<char, 4> k_magic{'S', 'L', 'X', 'F'};
-constexpr std::uint8_t k_type_get = 1;
 
 template <typename T>
 void put_le(std::byte* out, T value) {
@@ -26,35 +25,63 @@ Unexpected<TransferError> fail(TransferErrc code, std::string message) {
 
 }  // namespace
 
-std::array<std::byte, k_request_size> encode_request(const GetRequest& request) {
-  std::array<std::byte, k_request_size> out{};
+std::vector<std::byte> encode_request(const GetRequest& request) {
+  const bool v2 = request.version >= k_protocol_version_2;
+  std::vector<std::byte> out(v2 ? k_request_size_v2 : k_request_size);
   std::memcpy(out.data(), k_magic.data(), 4);
   put_le<std::uint16_t>(out.data() + 4, request.version);
-  out[6] = std::byte{k_type_get};
+  out[6] = static_cast<std::byte>(request.type);
   std::memcpy(out.data() + 8, request.id.bytes.data(), 32);
   put_le<std::uint64_t>(out.data() + 40, request.offset);
+  if (v2) {
+    put_le<std::uint64_t>(out.data() + 48, request.length);
+    put_le<std::uint32_t>(out.data() + 56, request.layer);
+    put_le<std::uint32_t>(out.data() + 60, request.expert);
+  }
   return out;
 }
 
+Expected<std::size_t, TransferError> request_size(std::span<const std::byte> first48) {
+  if (first48.size() < k_request_size) return fail(TransferErrc::k_protocol, "request shorter than 48 bytes");
+  if (std::memcmp(first48.data(), k_magic.data(), 4) != 0) return fail(TransferErrc::k_protocol, "request has a bad magic");
+  const auto version = get_le<std::uint16_t>(first48.data() + 4);
+  if (version == k_protocol_version) return k_request_size;
+  if (version == k_protocol_version_2) return k_request_size_v2;
+  return fail(TransferErrc::k_unsupported_version,
+              "protocol version " + std::to_string(version) + " (this node speaks 1 and 2)");
+}
+
 Expected<GetRequest, TransferError> decode_request(std::span<const std::byte> bytes) {
-  if (bytes.size() != k_request_size) {
-    return fail(TransferErrc::k_protocol, "request must be " + std::to_string(k_request_size) + " bytes, got " +
-                                              std::to_string(bytes.size()));
+  if (bytes.size() != k_request_size && bytes.size() != k_request_size_v2) {
+    return fail(TransferErrc::k_protocol, "request must be 48 or 64 bytes, got " + std::to_string(bytes.size()));
   }
-  if (std::memcmp(bytes.data(), k_magic.data(), 4) != 0) return fail(TransferErrc::k_protocol, "request has a bad magic");
+  SLIM_TRY(const std::size_t expected, request_size(bytes));
   GetRequest request;
   request.version = get_le<std::uint16_t>(bytes.data() + 4);
-  if (request.version != k_protocol_version) {
-    return fail(TransferErrc::k_unsupported_version,
-                "protocol version " + std::to_string(request.version) + " (this node speaks " +
-                    std::to_string(k_protocol_version) + ")");
+  if (bytes.size() != expected) {
+    return fail(TransferErrc::k_protocol, "a version " + std::to_string(request.version) + " request is " +
+                                              std::to_string(expected) + " bytes, got " + std::to_string(bytes.size()));
   }
-  if (std::to_integer<std::uint8_t>(bytes[6]) != k_type_get) {
-    return fail(TransferErrc::k_protocol, "unknown request type " + std::to_string(std::to_integer<int>(bytes[6])));
-  }
+  const auto type = std::to_integer<std::uint8_t>(bytes[6]);
+  const bool known = type == static_cast<std::uint8_t>(RequestType::k_get) ||
+                     (request.version >= k_protocol_version_2 && type == static_cast<std::uint8_t>(RequestType::k_stat_expert));
+  if (!known) return fail(TransferErrc::k_protocol, "unknown request type " + std::to_string(type));
+  request.type = static_cast<RequestType>(type);
   if (bytes[7] != std::byte{0}) return fail(TransferErrc::k_protocol, "request reserved byte is not zero");
   std::memcpy(request.id.bytes.data(), bytes.data() + 8, 32);
   request.offset = get_le<std::uint64_t>(bytes.data() + 40);
+  if (request.version >= k_protocol_version_2) {
+    request.length = get_le<std::uint64_t>(bytes.data() + 48);
+    request.layer = get_le<std::uint32_t>(bytes.data() + 56);
+    request.expert = get_le<std::uint32_t>(bytes.data() + 60);
+    if (request.type == RequestType::k_stat_expert &&
+        (request.id != BlobId{} || request.offset != 0 || request.length != 0)) {
+      return fail(TransferErrc::k_protocol, "STAT_EXPERT carries a blob id, offset or length");
+    }
+    if (request.type == RequestType::k_get && (request.layer != 0 || request.expert != 0)) {
+      return fail(TransferErrc::k_protocol, "GET carries a layer or expert");
+    }
+  }
   return request;
 }
 
@@ -87,6 +114,9 @@ Expected<FrameHeader, TransferError> decode_frame_header(std::span<const std::by
     case static_cast<std::uint8_t>(FrameType::k_end):
       if (header.length != 0) return fail(TransferErrc::k_protocol, "END frame has a body");
       break;
+    case static_cast<std::uint8_t>(FrameType::k_info):
+      if (header.length != k_info_body_size) return fail(TransferErrc::k_protocol, "INFO frame has a wrong length");
+      break;
     case static_cast<std::uint8_t>(FrameType::k_error):
       if (header.length < 2 || header.length > 2 + k_max_error_message) {
         return fail(TransferErrc::k_protocol, "ERROR frame has a wrong length");
@@ -99,12 +129,12 @@ Expected<FrameHeader, TransferError> decode_frame_header(std::span<const std::by
   return header;
 }
 
-std::vector<std::byte> encode_blob_frame(const BlobHeader& header) {
+std::vector<std::byte> encode_blob_frame(const BlobHeader& header, std::uint16_t version) {
   std::vector<std::byte> out(k_frame_header_size + k_blob_body_size);
   const auto head = encode_frame_header(FrameType::k_blob, k_blob_body_size);
   std::memcpy(out.data(), head.data(), head.size());
   std::byte* body = out.data() + k_frame_header_size;
-  put_le<std::uint16_t>(body, k_protocol_version);
+  put_le<std::uint16_t>(body, version);
   put_le<std::uint64_t>(body + 4, header.total_size);
   put_le<std::uint64_t>(body + 12, header.offset);
   put_le<std::uint32_t>(body + 20, header.chunk_size);
@@ -114,7 +144,7 @@ std::vector<std::byte> encode_blob_frame(const BlobHeader& header) {
 Expected<BlobHeader, TransferError> decode_blob_body(std::span<const std::byte> body, const Limits& limits) {
   if (body.size() != k_blob_body_size) return fail(TransferErrc::k_protocol, "BLOB body must be 24 bytes");
   const auto version = get_le<std::uint16_t>(body.data());
-  if (version != k_protocol_version) {
+  if (version != k_protocol_version && version != k_protocol_version_2) {
     return fail(TransferErrc::k_unsupported_version, "peer answered with protocol version " + std::to_string(version));
   }
   if (get_le<std::uint16_t>(body.data() + 2) != 0) return fail(TransferErrc::k_protocol, "BLOB reserved field is not zero");
@@ -135,6 +165,36 @@ Expected<BlobHeader, TransferError> decode_blob_body(std::span<const std::byte> 
                                                " bytes (limit " + std::to_string(limits.max_chunk_size) + ")");
   }
   return header;
+}
+
+std::vector<std::byte> encode_info_frame(const InfoBody& info) {
+  std::vector<std::byte> out(k_frame_header_size + k_info_body_size);
+  const auto head = encode_frame_header(FrameType::k_info, k_info_body_size);
+  std::memcpy(out.data(), head.data(), head.size());
+  std::byte* body = out.data() + k_frame_header_size;
+  put_le<std::uint16_t>(body, k_protocol_version_2);
+  put_le<std::uint64_t>(body + 8, info.total_size);
+  std::memcpy(body + 16, info.id.bytes.data(), 32);
+  return out;
+}
+
+Expected<InfoBody, TransferError> decode_info_body(std::span<const std::byte> body, const Limits& limits) {
+  if (body.size() != k_info_body_size) return fail(TransferErrc::k_protocol, "INFO body must be 48 bytes");
+  const auto version = get_le<std::uint16_t>(body.data());
+  if (version != k_protocol_version_2) {
+    return fail(TransferErrc::k_unsupported_version, "peer answered INFO with protocol version " + std::to_string(version));
+  }
+  if (get_le<std::uint16_t>(body.data() + 2) != 0 || get_le<std::uint32_t>(body.data() + 4) != 0) {
+    return fail(TransferErrc::k_protocol, "INFO reserved fields are not zero");
+  }
+  InfoBody info;
+  info.total_size = get_le<std::uint64_t>(body.data() + 8);
+  if (info.total_size > limits.max_blob_size) {
+    return fail(TransferErrc::k_too_large, "peer claims a blob of " + std::to_string(info.total_size) +
+                                               " bytes, over the limit of " + std::to_string(limits.max_blob_size));
+  }
+  std::memcpy(info.id.bytes.data(), body.data() + 16, 32);
+  return info;
 }
 
 std::vector<std::byte> encode_error_frame(TransferErrc code, std::string message) {

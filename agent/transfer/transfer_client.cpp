@@ -1,5 +1,7 @@
 #include "agent/transfer/transfer_client.hpp"
 
+#include <functional>
+#include <thread>
 #include <vector>
 
 namespace slimcache::agent::transfer {
@@ -12,7 +14,8 @@ ClientStats TransferClient::stats() const {
                      m_bytes.load()};
 }
 
-Expected<FetchResult, TransferError> TransferClient::fetch(const Endpoint& peer, const BlobId& id, int cancel_fd) {
+Expected<FetchResult, TransferError> TransferClient::fetch(const Endpoint& peer, const BlobId& id, int cancel_fd,
+                                                          std::uint64_t size_hint) {
   ++m_fetches;
   FetchResult result;
   if (auto size = m_store.size(id)) {
@@ -20,6 +23,23 @@ Expected<FetchResult, TransferError> TransferClient::fetch(const Endpoint& peer,
     result.already_present = true;
     ++m_completed;
     return result;
+  }
+  const std::uint64_t held = m_store.partial_size(id);
+  if (m_options.stripes > 1 && size_hint > held &&
+      size_hint - held >= m_options.stripes * std::max<std::uint64_t>(m_options.min_stripe_bytes, 1)) {
+    auto outcome = striped(peer, id, cancel_fd, size_hint, result);
+    if (outcome) {
+      ++m_completed;
+      if (result.resumed_from > 0) ++m_resumed;
+      return result;
+    }
+    // An older peer (protocol version 1 only) gets the plain fetch below.
+    if (outcome.error().code != TransferErrc::k_unsupported_version) {
+      ++m_failed;
+      if (outcome.error().code == TransferErrc::k_verify_failed) ++m_verify_failures;
+      return Unexpected(std::move(outcome).error());
+    }
+    result = FetchResult{};
   }
   for (int round = 0; round < 2; ++round) {  // at most one restart
     auto outcome = attempt(peer, id, cancel_fd, round == 1, result);
@@ -117,6 +137,171 @@ Expected<TransferClient::Attempt, TransferError> TransferClient::attempt(const E
   channel->close();
   if (!finished) return Unexpected(std::move(finished).error());
   return Attempt::k_done;
+}
+
+namespace {
+
+using Sink = std::function<Expected<void, TransferError>(std::span<const std::byte>)>;
+
+struct RangeChannel {
+  std::unique_ptr<TlsChannel> channel;
+  BlobHeader blob;
+};
+
+Expected<std::unique_ptr<TlsChannel>, TransferError> connect_channel(const std::shared_ptr<TlsContext>& context,
+                                                                    const Endpoint& peer, IoTimeout timeout,
+                                                                    int cancel_fd) {
+  SLIM_TRY(TcpSocket socket, connect_tcp(peer.host, peer.port, timeout));
+  return TlsChannel::handshake(context, std::move(socket), timeout, cancel_fd);
+}
+
+// Reads an ERROR body after its header and turns it into the error to return.
+TransferError peer_error(TlsChannel& channel, const FrameHeader& head, const Endpoint& peer) {
+  std::vector<std::byte> body(head.length);
+  if (auto r = channel.read_exact(body); !r) return r.error();
+  auto error = decode_error_body(body);
+  if (!error) return error.error();
+  return TransferError{error->code, "peer " + peer.to_string() + ": " + error->message};
+}
+
+// GET (version 2) of [offset, offset + length); checks the BLOB answer against `size`.
+Expected<RangeChannel, TransferError> open_range(const std::shared_ptr<TlsContext>& context, const Endpoint& peer,
+                                                 const BlobId& id, std::uint64_t offset, std::uint64_t length,
+                                                 std::uint64_t size, const ClientOptions& options, int cancel_fd) {
+  SLIM_TRY(auto channel, connect_channel(context, peer, options.io_timeout, cancel_fd));
+  GetRequest request{k_protocol_version_2, id, offset, length};
+  SLIM_TRY_VOID(channel->write_all(encode_request(request)));
+  std::array<std::byte, k_frame_header_size> head_bytes{};
+  SLIM_TRY_VOID(channel->read_exact(head_bytes));
+  SLIM_TRY(FrameHeader head, decode_frame_header(head_bytes, options.limits));
+  if (head.type == FrameType::k_error) return Unexpected(peer_error(*channel, head, peer));
+  if (head.type != FrameType::k_blob) {
+    return Unexpected(TransferError{TransferErrc::k_protocol, "peer " + peer.to_string() + " did not start with BLOB"});
+  }
+  std::array<std::byte, k_blob_body_size> body{};
+  SLIM_TRY_VOID(channel->read_exact(body));
+  SLIM_TRY(BlobHeader blob, decode_blob_body(body, options.limits));
+  if (blob.offset != offset || blob.total_size != size) {
+    return Unexpected(TransferError{TransferErrc::k_protocol, "peer " + peer.to_string() + " answered another range"});
+  }
+  return RangeChannel{std::move(channel), blob};
+}
+
+// Reads CHUNKs up to `end`, then END, handing the bytes to `sink`.
+Expected<std::uint64_t, TransferError> pump(TlsChannel& channel, const Endpoint& peer, std::uint64_t position,
+                                            std::uint64_t end, const ClientOptions& options, const Sink& sink) {
+  std::array<std::byte, k_frame_header_size> head_bytes{};
+  std::vector<std::byte> buffer;
+  std::uint64_t received = 0;
+  // Bounded: every CHUNK advances position by >= 1 byte toward `end` (checked below).
+  for (;;) {
+    SLIM_TRY_VOID(channel.read_exact(head_bytes));
+    SLIM_TRY(FrameHeader frame, decode_frame_header(head_bytes, options.limits));
+    if (frame.type == FrameType::k_end) break;
+    if (frame.type == FrameType::k_error) return Unexpected(peer_error(channel, frame, peer));
+    if (frame.type != FrameType::k_chunk) return Unexpected(TransferError{TransferErrc::k_protocol, "unexpected frame"});
+    if (frame.length > end - position) {
+      return Unexpected(TransferError{TransferErrc::k_protocol, "peer sent more bytes than the range"});
+    }
+    buffer.resize(frame.length);
+    SLIM_TRY_VOID(channel.read_exact(buffer));
+    if (options.limiter != nullptr) options.limiter->acquire(buffer.size());
+    SLIM_TRY_VOID(sink(buffer));
+    position += buffer.size();
+    received += buffer.size();
+  }
+  if (position != end) {
+    return Unexpected(TransferError{TransferErrc::k_protocol, "peer ended at " + std::to_string(position) + " of " +
+                                                                  std::to_string(end) + " bytes"});
+  }
+  return received;
+}
+
+}  // namespace
+
+Expected<void, TransferError> TransferClient::striped(const Endpoint& peer, const BlobId& id, int cancel_fd,
+                                                      std::uint64_t size, FetchResult& result) {
+  SLIM_TRY(const std::uint64_t offset, m_store.begin(id, size));  // the write stays open until finish/abort
+  const std::uint64_t remaining = size - offset;
+  const std::size_t n = m_options.stripes;
+  std::vector<std::uint64_t> bounds(n + 1);
+  for (std::size_t i = 0; i <= n; ++i) bounds[i] = offset + remaining * i / n;
+
+  // Ranges 1..n-1 on their own threads, into memory.
+  std::vector<std::vector<std::byte>> held(n);
+  std::vector<Expected<std::uint64_t, TransferError>> outcomes(n, std::uint64_t{0});
+  std::vector<std::string> suites(n);
+  auto run_range = [&](std::size_t i, const Sink& sink) -> Expected<std::uint64_t, TransferError> {
+    SLIM_TRY(RangeChannel range, open_range(m_context, peer, id, bounds[i], bounds[i + 1] - bounds[i], size, m_options,
+                                            cancel_fd));
+    suites[i] = range.channel->ciphersuite();
+    auto got = pump(*range.channel, peer, bounds[i], bounds[i + 1], m_options, sink);
+    if (!got) {
+      range.channel->abort();
+      return got;
+    }
+    range.channel->close();
+    return got;
+  };
+  std::vector<std::thread> threads;
+  for (std::size_t i = 1; i < n; ++i) {
+    held[i].reserve(static_cast<std::size_t>(bounds[i + 1] - bounds[i]));
+    threads.emplace_back([&, i] {
+      outcomes[i] = run_range(i, [&held, i](std::span<const std::byte> bytes) -> Expected<void, TransferError> {
+        held[i].insert(held[i].end(), bytes.begin(), bytes.end());
+        return {};
+      });
+    });
+  }
+  // Range 0 straight into the store.
+  outcomes[0] = run_range(0, [this, &id](std::span<const std::byte> bytes) { return m_store.append(id, bytes); });
+  for (auto& t : threads) t.join();
+  std::uint64_t received = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!outcomes[i]) {
+      m_store.abort(id, PartialMode::k_keep);
+      return Unexpected(outcomes[i].error());
+    }
+    received += *outcomes[i];
+  }
+  for (std::size_t i = 1; i < n; ++i) {
+    if (auto r = m_store.append(id, held[i]); !r) {
+      m_store.abort(id, PartialMode::k_keep);
+      return r;
+    }
+    std::vector<std::byte>().swap(held[i]);
+  }
+  SLIM_TRY_VOID(m_store.finish(id));
+  result.size = size;
+  result.resumed_from = offset;
+  result.bytes_received = received;
+  result.ciphersuite = suites[0];
+  result.stripes = n;
+  m_bytes += received;
+  return {};
+}
+
+Expected<InfoBody, TransferError> TransferClient::stat_expert(const Endpoint& peer, std::uint32_t layer,
+                                                              std::uint32_t expert, int cancel_fd) {
+  SLIM_TRY(auto channel, connect_channel(m_context, peer, m_options.io_timeout, cancel_fd));
+  GetRequest request;
+  request.version = k_protocol_version_2;
+  request.type = RequestType::k_stat_expert;
+  request.layer = layer;
+  request.expert = expert;
+  SLIM_TRY_VOID(channel->write_all(encode_request(request)));
+  std::array<std::byte, k_frame_header_size> head_bytes{};
+  SLIM_TRY_VOID(channel->read_exact(head_bytes));
+  SLIM_TRY(FrameHeader head, decode_frame_header(head_bytes, m_options.limits));
+  if (head.type == FrameType::k_error) return Unexpected(peer_error(*channel, head, peer));
+  if (head.type != FrameType::k_info) {
+    return Unexpected(TransferError{TransferErrc::k_protocol, "peer " + peer.to_string() + " did not answer with INFO"});
+  }
+  std::array<std::byte, k_info_body_size> body{};
+  SLIM_TRY_VOID(channel->read_exact(body));
+  SLIM_TRY(InfoBody info, decode_info_body(body, m_options.limits));
+  channel->close();
+  return info;
 }
 
 }  // namespace slimcache::agent::transfer

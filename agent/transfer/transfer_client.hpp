@@ -8,6 +8,17 @@
 // mismatch discards it and counts verify_failures. If the store discards a partial on
 // begin (another announced size), the fetch restarts once from 0.
 //
+// Striping (protocol version 2): with options.stripes > 1 and the blob's size known (the
+// size_hint, e.g. from stat_expert), the bytes after the partial are fetched as `stripes`
+// ranges over as many TLS connections at once, so decryption runs on several cores. The
+// first range is appended to the store as it arrives; the others are held in memory (so a
+// striped fetch holds up to (stripes-1)/stripes of the blob in memory) and appended in
+// order once every range is complete, then SHA-256 is verified over the whole blob as
+// always. A failure keeps the first range's bytes as the partial. Blobs under
+// stripes x min_stripe_bytes are fetched over one connection.
+//
+// stat_expert() (version 2) asks a peer which blob holds expert (layer, expert).
+//
 // Threads: fetch() may run on many threads at once for different ids (the store refuses a
 // second writer of one id with k_busy). Every network step is bounded by io_timeout; a
 // readable cancel_fd stops the fetch with k_cancelled. The RateLimiter (optional, not
@@ -33,6 +44,8 @@ struct ClientOptions {
   IoTimeout io_timeout{10000};
   Limits limits;
   RateLimiter* limiter = nullptr;
+  std::size_t stripes = 1;                       // connections per blob (1 = protocol v1)
+  std::uint64_t min_stripe_bytes = 4ull << 20;   // smaller ranges are not worth a handshake
 };
 
 struct FetchResult {
@@ -41,6 +54,7 @@ struct FetchResult {
   std::uint64_t bytes_received = 0;  // blob bytes received in this call
   bool already_present = false;      // the store had it; nothing was transferred
   std::string ciphersuite;
+  std::size_t stripes = 1;           // connections used
 };
 
 struct ClientStats {
@@ -55,7 +69,11 @@ struct ClientStats {
 class TransferClient {
  public:
   TransferClient(std::shared_ptr<TlsContext> context, BlobStore& store, ClientOptions options);
-  [[nodiscard]] Expected<FetchResult, TransferError> fetch(const Endpoint& peer, const BlobId& id, int cancel_fd = -1);
+  // size_hint: the blob's size when known (0 = unknown; striping needs it).
+  [[nodiscard]] Expected<FetchResult, TransferError> fetch(const Endpoint& peer, const BlobId& id, int cancel_fd = -1,
+                                                           std::uint64_t size_hint = 0);
+  [[nodiscard]] Expected<InfoBody, TransferError> stat_expert(const Endpoint& peer, std::uint32_t layer,
+                                                              std::uint32_t expert, int cancel_fd = -1);
   [[nodiscard]] ClientStats stats() const;
   [[nodiscard]] BlobStore& store() { return m_store; }
 
@@ -63,6 +81,8 @@ class TransferClient {
   enum class Attempt { k_done, k_restart };
   Expected<Attempt, TransferError> attempt(const Endpoint& peer, const BlobId& id, int cancel_fd, bool last,
                                            FetchResult& result);
+  Expected<void, TransferError> striped(const Endpoint& peer, const BlobId& id, int cancel_fd, std::uint64_t size,
+                                        FetchResult& result);
 
   std::shared_ptr<TlsContext> m_context;
   BlobStore& m_store;

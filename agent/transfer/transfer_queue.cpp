@@ -44,42 +44,54 @@ TransferQueue::~TransferQueue() {
 }
 
 void TransferQueue::submit(FetchJob job, FetchCallback done) {
+  const BlobId id = job.id;
+  submit_work(
+      id, [this, job = std::move(job)](int cancel_fd) { return m_client.fetch(job.peer, job.id, cancel_fd); },
+      std::move(done));
+}
+
+void TransferQueue::submit_work(const BlobId& key, FetchWork work, FetchCallback done) {
   {
-    std::lock_guard lock(m_mutex);
-    auto it = m_entries.find(job.id);
+    std::unique_lock lock(m_mutex);
+    if (m_stopping) {
+      lock.unlock();
+      done(key, Unexpected(TransferError{TransferErrc::k_cancelled, "transfer queue stopped"}));
+      return;
+    }
+    auto it = m_entries.find(key);
     if (it != m_entries.end()) {
       it->second.callbacks.push_back(std::move(done));
       return;
     }
-    const BlobId id = job.id;
-    m_entries.emplace(id, Entry{std::move(job), {std::move(done)}});
-    m_order.push_back(id);
+    m_entries.emplace(key, Entry{std::move(work), {std::move(done)}});
+    m_order.push_back(key);
   }
   m_wake.notify_one();
 }
 
 void TransferQueue::worker() {
   for (;;) {
-    FetchJob job;
+    FetchWork work;
+    BlobId id;
     {
       std::unique_lock lock(m_mutex);
       m_wake.wait(lock, [&] { return m_stopping || !m_order.empty(); });
       if (m_stopping) return;
-      const BlobId id = m_order.front();
+      id = m_order.front();
       m_order.pop_front();
-      job = m_entries.at(id).job;
+      work = m_entries.at(id).work;
       ++m_active;
       m_peak = std::max(m_peak, m_active);
     }
-    const FetchOutcome outcome = m_client.fetch(job.peer, job.id, m_cancel_read);
+    const FetchOutcome outcome = work(m_cancel_read);
     std::vector<FetchCallback> callbacks;
     {
       std::lock_guard lock(m_mutex);
-      auto it = m_entries.find(job.id);
+      auto it = m_entries.find(id);
       callbacks = std::move(it->second.callbacks);
       m_entries.erase(it);
     }
-    for (auto& cb : callbacks) cb(job.id, outcome);
+    for (auto& cb : callbacks) cb(id, outcome);
     {
       std::lock_guard lock(m_mutex);
       --m_active;

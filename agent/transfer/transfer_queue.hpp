@@ -6,6 +6,8 @@
 // callback joins the running one. Callbacks run on the worker thread that did the fetch
 // (the daemon posts them to its io_context). The destructor cancels running fetches
 // (k_cancelled, partials kept for resume), answers queued jobs with k_cancelled and joins.
+// submit_work() queues any fetch-like work under a de-duplication key (the daemon's expert
+// fetches: find the blob on a holder, then fetch it, trying the next holder on failure).
 // Threads: every member function is thread-safe.
 #include <condition_variable>
 #include <deque>
@@ -26,6 +28,8 @@ struct FetchJob {
 
 using FetchOutcome = Expected<FetchResult, TransferError>;
 using FetchCallback = std::function<void(const BlobId&, const FetchOutcome&)>;
+// Runs on a worker thread; a readable cancel_fd means the queue is stopping.
+using FetchWork = std::function<FetchOutcome(int cancel_fd)>;
 
 class TransferQueue {
  public:
@@ -35,6 +39,7 @@ class TransferQueue {
   TransferQueue& operator=(const TransferQueue&) = delete;
 
   void submit(FetchJob job, FetchCallback done);
+  void submit_work(const BlobId& key, FetchWork work, FetchCallback done);
   // Blocks until no job is queued or running (the callbacks have returned).
   void wait_idle();
   [[nodiscard]] std::size_t active() const;
@@ -43,7 +48,7 @@ class TransferQueue {
 
  private:
   struct Entry {
-    FetchJob job;
+    FetchWork work;
     std::vector<FetchCallback> callbacks;
   };
   void worker();

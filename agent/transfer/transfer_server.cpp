@@ -84,10 +84,30 @@ void TransferServer::serve(TcpSocket socket) {
     (void)channel.write_all(encode_error_frame(code, message));
     channel.close();
   };
-  std::array<std::byte, k_request_size> raw{};
-  if (!channel.read_exact(raw)) return;
-  auto request = decode_request(raw);
+  std::array<std::byte, k_request_size_v2> raw{};
+  if (!channel.read_exact(std::span(raw.data(), k_request_size))) return;
+  auto size = request_size(std::span(raw.data(), k_request_size));
+  if (!size) return reply_error(size.error().code, size.error().message);
+  if (*size > k_request_size && !channel.read_exact(std::span(raw.data() + k_request_size, *size - k_request_size))) return;
+  auto request = decode_request(std::span(raw.data(), *size));
   if (!request) return reply_error(request.error().code, request.error().message);
+  if (request->type == RequestType::k_stat_expert) {
+    {
+      std::lock_guard lock(m_stats_mutex);
+      ++m_stats.stat_requests;
+      m_stats.last_ciphersuite = channel.ciphersuite();
+    }
+    const auto info = m_options.expert_lookup ? m_options.expert_lookup(request->layer, request->expert) : std::nullopt;
+    if (!info) {
+      return reply_error(TransferErrc::k_not_found, "no expert " + std::to_string(request->layer) + "/" +
+                                                        std::to_string(request->expert) + " here");
+    }
+    if (!channel.write_all(encode_info_frame(*info))) return;
+    std::array<std::byte, 1> ignored{};
+    (void)channel.read_exact(ignored);  // the client closes first (bounded by the timeout)
+    channel.close();
+    return;
+  }
   {
     std::lock_guard lock(m_stats_mutex);
     ++m_stats.requests;
@@ -96,18 +116,21 @@ void TransferServer::serve(TcpSocket socket) {
   }
   const auto total = m_store.size(request->id);
   if (!total) return reply_error(TransferErrc::k_not_found, "no blob " + request->id.hex());
-  if (request->offset > *total) {
-    return reply_error(TransferErrc::k_protocol, "offset " + std::to_string(request->offset) + " is past the blob's size " +
+  if (request->offset > *total || request->length > *total - request->offset) {
+    return reply_error(TransferErrc::k_protocol, "range from " + std::to_string(request->offset) + " (length " +
+                                                     std::to_string(request->length) + ") is past the blob's size " +
                                                      std::to_string(*total));
   }
-  if (!channel.write_all(encode_blob_frame(BlobHeader{*total, request->offset, m_options.chunk_size}))) return;
+  const std::uint64_t end = request->length == 0 ? *total : request->offset + request->length;
+  if (!channel.write_all(encode_blob_frame(BlobHeader{*total, request->offset, m_options.chunk_size}, request->version)))
+    return;
   // One buffer holds the frame header and the chunk so each chunk is one write.
   std::vector<std::byte> buffer(k_frame_header_size + m_options.chunk_size);
   std::uint64_t offset = request->offset;
   std::uint64_t chunks = 0;
-  while (offset < *total) {
+  while (offset < end) {
     if (m_stopping.load()) return channel.abort();
-    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(m_options.chunk_size, *total - offset));
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(m_options.chunk_size, end - offset));
     auto got = m_store.read(request->id, offset, std::span(buffer.data() + k_frame_header_size, want));
     if (!got || *got != want) {
       return reply_error(TransferErrc::k_io, got ? "the blob shrank while being served" : got.error().message);
@@ -123,7 +146,7 @@ void TransferServer::serve(TcpSocket socket) {
       ++m_stats.chunks_sent;
       m_stats.bytes_sent += want;
     }
-    if (m_options.cut_after_chunks != 0 && chunks == m_options.cut_after_chunks && offset < *total) {
+    if (m_options.cut_after_chunks != 0 && chunks == m_options.cut_after_chunks && offset < end) {
       {
         std::lock_guard lock(m_stats_mutex);
         ++m_stats.cut_connections;
@@ -131,8 +154,8 @@ void TransferServer::serve(TcpSocket socket) {
       return channel.abort();
     }
   }
-  const auto end = encode_frame_header(FrameType::k_end, 0);
-  if (!channel.write_all(end)) return;
+  const auto end_frame = encode_frame_header(FrameType::k_end, 0);
+  if (!channel.write_all(end_frame)) return;
   // Wait for the client to close first (bounded by the timeout) so the END is not lost to
   // a reset; a read of 1 byte ends with k_disconnected when it does.
   std::array<std::byte, 1> ignored{};

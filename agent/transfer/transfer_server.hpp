@@ -1,5 +1,6 @@
 #pragma once
-// Serves blobs from a BlobStore to peers: GET(id, offset) -> BLOB, CHUNK*, END (protocol.hpp).
+// Serves blobs from a BlobStore to peers: GET(id, offset[, length]) -> BLOB, CHUNK*, END,
+// and (version 2) STAT_EXPERT(layer, expert) -> INFO through `expert_lookup` (protocol.hpp).
 //
 // Threads: start() spawns `max_parallel` worker threads; each accepts one connection at a
 // time and serves it to the end, so at most max_parallel transfers are served at once and
@@ -9,7 +10,9 @@
 // The shared RateLimiter (optional, not owned) limits the bytes sent by all workers.
 // Stats are safe to read from any thread.
 #include <atomic>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -29,6 +32,9 @@ struct ServerOptions {
   std::uint32_t chunk_size = k_default_chunk_size;
   IoTimeout io_timeout{10000};
   RateLimiter* limiter = nullptr;
+  // Which blob holds expert (layer, expert), for STAT_EXPERT; empty or nullopt = not_found.
+  // Called on the worker threads.
+  std::function<std::optional<InfoBody>(std::uint32_t layer, std::uint32_t expert)> expert_lookup;
   // Fault injection for tests: cut each connection without close_notify after this many
   // chunks (0 = never), as if the server process died.
   std::uint64_t cut_after_chunks = 0;
@@ -38,6 +44,7 @@ struct ServerStats {
   std::uint64_t connections = 0;
   std::uint64_t handshake_failures = 0;
   std::uint64_t requests = 0;
+  std::uint64_t stat_requests = 0;
   std::uint64_t chunks_sent = 0;
   std::uint64_t bytes_sent = 0;  // blob bytes (payload of CHUNK frames)
   std::uint64_t errors_sent = 0;

@@ -1,7 +1,8 @@
 // Fuzz target: the transfer protocol's decoders (agent/transfer/protocol.hpp).
-// Input: a 48-byte GET request, then a server's response stream (frames), walked the way
-// the client walks it. Invariants: nothing decoded exceeds the limits, a decoded request
-// re-encodes to the same bytes, and no frame makes the walk allocate more than a chunk.
+// Input: a request (48 bytes for version 1, 64 for version 2, as request_size() says), then
+// a server's response stream (frames), walked the way the client walks it. Invariants:
+// nothing decoded exceeds the limits, a decoded request re-encodes to the same bytes, and no
+// frame makes the walk allocate more than a chunk.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -16,12 +17,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const Limits limits{64 * 1024, 1ull << 30};
   std::size_t pos = 0;
   if (size >= k_request_size) {
-    auto request = decode_request(std::span(bytes, k_request_size));
+    std::size_t request_bytes = k_request_size;
+    if (auto need = request_size(std::span(bytes, k_request_size)); need && *need <= size) request_bytes = *need;
+    auto request = decode_request(std::span(bytes, request_bytes));
     if (request) {
       const auto again = encode_request(*request);
-      if (std::memcmp(again.data(), bytes, k_request_size) != 0) std::abort();
+      if (again.size() != request_bytes || std::memcmp(again.data(), bytes, request_bytes) != 0) std::abort();
     }
-    pos = k_request_size;
+    pos = request_bytes;
   }
   std::uint64_t total = 0;
   std::uint64_t received = 0;
@@ -52,6 +55,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         break;
       case FrameType::k_end:
         return 0;
+      case FrameType::k_info: {
+        auto info = decode_info_body(body, limits);
+        if (info && info->total_size > limits.max_blob_size) std::abort();
+        return 0;
+      }
       case FrameType::k_error: {
         auto error = decode_error_body(body);
         if (error && error->message.size() > k_max_error_message) std::abort();

@@ -33,12 +33,68 @@ TEST(TransferProtocol, RequestRoundTripsIdAndOffset) {
 
 TEST(TransferProtocol, RequestOfAnotherVersionIsRejectedAsUnsupported) {
   auto bytes = encode_request(GetRequest{k_protocol_version, sample_id(), 0});
-  bytes[4] = std::byte{2};
+  bytes[4] = std::byte{3};
 
   auto sut = decode_request(bytes);
 
   ASSERT_FALSE(sut.has_value());
   EXPECT_EQ(sut.error().code, TransferErrc::k_unsupported_version);
+}
+
+TEST(TransferProtocol, Version2RangeRequestRoundTripsAndVersion1StaysFortyEightBytes) {
+  const GetRequest range{k_protocol_version_2, sample_id(), 4096, 1 << 20};
+
+  const auto bytes = encode_request(range);
+  auto sut = decode_request(bytes);
+
+  EXPECT_EQ(encode_request(GetRequest{k_protocol_version, sample_id(), 7}).size(), k_request_size);
+  ASSERT_EQ(bytes.size(), k_request_size_v2);
+  EXPECT_EQ(request_size(std::span(bytes.data(), k_request_size)).value(), k_request_size_v2);
+  ASSERT_TRUE(sut.has_value()) << sut.error().message;
+  EXPECT_EQ(sut->type, RequestType::k_get);
+  EXPECT_EQ(sut->offset, 4096u);
+  EXPECT_EQ(sut->length, 1u << 20);
+}
+
+TEST(TransferProtocol, StatExpertRoundTripsAndRejectsABlobIdOrAVersion1Form) {
+  GetRequest stat;
+  stat.version = k_protocol_version_2;
+  stat.type = RequestType::k_stat_expert;
+  stat.layer = 57;
+  stat.expert = 255;
+  auto bytes = encode_request(stat);
+  auto with_id = bytes;
+  with_id[8] = std::byte{1};
+  auto as_v1 = stat;
+  as_v1.version = k_protocol_version;
+  const auto v1_bytes = encode_request(as_v1);
+
+  auto sut = decode_request(bytes);
+
+  ASSERT_TRUE(sut.has_value()) << sut.error().message;
+  EXPECT_EQ(sut->type, RequestType::k_stat_expert);
+  EXPECT_EQ(sut->layer, 57u);
+  EXPECT_EQ(sut->expert, 255u);
+  EXPECT_EQ(decode_request(with_id).error().code, TransferErrc::k_protocol);
+  EXPECT_EQ(decode_request(v1_bytes).error().code, TransferErrc::k_protocol);  // STAT needs version 2
+  EXPECT_EQ(decode_request(std::span(bytes.data(), k_request_size)).error().code, TransferErrc::k_protocol);
+}
+
+TEST(TransferProtocol, InfoFrameRoundTripsAndRejectsAnAbsurdSize) {
+  const Limits limits{1 << 20, 1 << 30};
+  const auto frame = encode_info_frame(InfoBody{123456, sample_id()});
+  auto head = decode_frame_header(std::span(frame.data(), k_frame_header_size), limits);
+  ASSERT_TRUE(head.has_value());
+  ASSERT_EQ(head->type, FrameType::k_info);
+  auto huge = encode_info_frame(InfoBody{1ull << 50, sample_id()});
+
+  auto sut = decode_info_body(std::span(frame.data() + k_frame_header_size, head->length), limits);
+
+  ASSERT_TRUE(sut.has_value());
+  EXPECT_EQ(sut->total_size, 123456u);
+  EXPECT_EQ(sut->id, sample_id());
+  EXPECT_EQ(decode_info_body(std::span(huge.data() + k_frame_header_size, k_info_body_size), limits).error().code,
+            TransferErrc::k_too_large);
 }
 
 TEST(TransferProtocol, RequestWithBadMagicOrLengthIsRejected) {
