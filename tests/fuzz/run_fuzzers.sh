@@ -16,7 +16,10 @@ while [ $# -gt 0 ]; do
   esac
 done
 build="$root/build/fuzz"
+# -fsanitize=fuzzer-no-link: coverage instrumentation in every library too, so that libFuzzer
+# sees the decoders' branches, not only the target's own file.
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link -DCMAKE_CXX_FLAGS=-fsanitize=fuzzer-no-link \
   -DSLIMCACHE_FUZZ=ON -DSLIMCACHE_SANITIZE='address;undefined' -DSLIMCACHE_BUILD_BENCHMARKS=OFF \
   -DSLIMCACHE_WITH_MILP=OFF >/dev/null
 if [ ${#targets[@]} -eq 0 ]; then
