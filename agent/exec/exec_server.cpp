@@ -227,6 +227,7 @@ void ExecServer::serve(ExecStream& stream, Origin origin) {
       send_error(stream, answer.error());
       continue;
     }
+    if (m_options.emulated_delay.count() > 0) std::this_thread::sleep_for(m_options.emulated_delay);
     auto bytes = encode_response(*answer);
     if (!bytes) {
       send_error(stream, {request->request_id, ExecWireError::k_internal, bytes.error().message});

@@ -51,6 +51,9 @@ struct ExecServerOptions {
   std::chrono::milliseconds forward_timeout{2'000};
   std::size_t max_connections = 32;
   unsigned kernel_threads = 1;  // RowThreads shared by requests (one at a time; others run single-threaded)
+  // Benchmarks only (tests/bench/e2e): hold every answer this long before sending it, to
+  // emulate a link's round trip where the kernel has no sch_netem. 0 in production.
+  std::chrono::microseconds emulated_delay{0};
 };
 
 struct ExecStats {
