@@ -289,6 +289,20 @@ std::vector<FieldSpec> build_schema() {
   add({"placement.publish_timeout", K::k_duration, R::k_live, 100, 10 * k_ms_min, {}, {},
        "How long a node waits for the nodes before it in the epoch order before using their last placement.",
        SLIM_REF(placement.publish_timeout)});
+  add({"placement.link_rtt_ms", K::k_float, R::k_live, 0.0, 10000.0, {}, {},
+       "Latency model: round-trip time between two nodes, in milliseconds (the same on every node).",
+       SLIM_REF(placement.link_rtt_ms)});
+  add({"placement.link_bandwidth", K::k_bytes, R::k_live, 1, 1000 * k_gib, {}, {},
+       "Latency model: bytes per second between two nodes.", SLIM_REF(placement.link_bandwidth)});
+  add({"placement.compute_rate", K::k_bytes, R::k_live, 1, 10000 * k_gib, {}, {},
+       "Latency model: expert weight bytes a node executes per second.", SLIM_REF(placement.compute_rate)});
+  add({"placement.fallback_rate", K::k_bytes, R::k_live, 1, 1000 * k_gib, {}, {},
+       "Latency model: bytes per second at which a client loads an expert no node caches.",
+       SLIM_REF(placement.fallback_rate)});
+  add({"placement.latency_expert_bytes", K::k_bytes, R::k_live, 0, 16 * k_gib, {}, "the model's expert size",
+       "Latency model: model execution and loading as if each expert had this size (a scaled-down test model "
+       "standing in for a real one); budgets always use the real size.",
+       SLIM_REF(placement.latency_expert_bytes)});
   // transfer
   add({"transfer.max_parallel", K::k_integer, R::k_restart, 1, 16, {}, {},
        "Expert transfers this node runs at once, fetching; and uploads it serves at once.",

@@ -98,6 +98,13 @@ struct DaemonConfig {
     double migration_weight = 1.0;
     double hysteresis = 0.05;
     Millis publish_timeout{10000};
+    // The latency model of the instance every node builds (MODEL.md section 2); it must be
+    // the same on every node (it is part of the inputs digest).
+    double link_rtt_ms = 0.5;
+    std::uint64_t link_bandwidth = 125'000'000;     // bytes per second between nodes
+    std::uint64_t compute_rate = 50'000'000'000;    // expert weight bytes executed per second
+    std::uint64_t fallback_rate = 400'000'000;      // bytes per second to load an uncached expert
+    std::uint64_t latency_expert_bytes = 0;         // 0: the model's; else model latencies at this size
   } placement;
   struct Transfer {
     std::uint32_t max_parallel = 2;      // fetches at once, and uploads served at once

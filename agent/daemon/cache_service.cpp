@@ -280,10 +280,13 @@ Expected<void, cache::CacheError> CacheService::store_fetched(const cache::Exper
   for (const auto& b : inv.on_disk)
     if (b.key == key) replaced = b.file_size();
   const std::uint64_t after = inv.disk_used_bytes - replaced + cache::k_blob_header_size + payload.size();
-  if (after > m_config.budgets.disk)
+  // The origin is the home of experts no node places (PlacementService re-fetches them):
+  // it may fill up to the whole model, as after its import.
+  const std::uint64_t limit = m_origin ? inv.disk_budget_bytes : m_config.budgets.disk;
+  if (after > limit)
     return Unexpected(CacheError{CacheErrc::k_budget_exceeded,
-                                 key.to_string() + " needs " + std::to_string(after) + " bytes on disk, over budgets.disk " +
-                                     std::to_string(m_config.budgets.disk)});
+                                 key.to_string() + " needs " + std::to_string(after) + " bytes on disk, over " +
+                                     (m_origin ? "the origin's limit " : "budgets.disk ") + std::to_string(limit)});
   SLIM_TRY_VOID(m_cache->store(key.layer, key.expert, payload));
   return {};
 }

@@ -87,6 +87,24 @@ Expected<void, std::string> Daemon::start() {
   m_gossip->publish("budgets", nlohmann::json{{"disk_bytes", m_config.budgets.disk},
                                               {"memory_bytes", m_config.budgets.memory}}.dump());
   if (const auto manifest = m_cache->manifest()) m_gossip->publish("model", model::manifest_to_json(*manifest));
+  m_transfer = std::make_unique<TransferService>(m_io, m_config, m_deps.log, m_deps.clock, m_metrics, *m_cache);
+  if (auto ok = m_transfer->start(); !ok) {
+    m_admin->stop();
+    return Unexpected("transfers: " + ok.error());
+  }
+  m_transfer->register_commands(*m_admin);
+  m_placement = std::make_unique<PlacementService>(m_io, m_config, m_deps.log, m_metrics, *m_cache, *m_gossip);
+  m_placement->register_commands(*m_admin);
+  PlacementService::Fetcher fetcher;
+  if (m_transfer->enabled()) {
+    fetcher = [this](std::uint32_t layer, std::uint32_t expert, std::vector<PlacementService::PeerEndpoint> holders,
+                     PlacementService::FetchDone done) {
+      std::vector<PeerEndpoint> peers;
+      for (auto& h : holders) peers.push_back({std::move(h.node), std::move(h.host), h.port});
+      m_transfer->fetch({layer, expert}, std::move(peers), std::move(done));
+    };
+  }
+  m_placement->start(std::move(fetcher), {m_transfer->port(), m_config.network.execution_port});
   if (auto ok = m_admin->start(); !ok) return Unexpected("admin socket: " + ok.error().message);
 
   if (m_config.metrics.enabled) {
@@ -155,6 +173,8 @@ void Daemon::shutdown(const std::string& why) {
   m_watchdog.cancel();
   if (m_metrics_http) m_metrics_http->stop();
   if (m_admin) m_admin->stop();
+  if (m_placement) m_placement->stop();
+  if (m_transfer) m_transfer->stop();
   if (m_cache) m_cache->stop();
   // The leave is gossiped for a few intervals; then the sockets close and io.run() returns.
   if (m_gossip) m_gossip->leave([this] { SLIM_LOG(m_deps.log, LogLevel::k_info) << "left the cluster"; });
@@ -163,6 +183,7 @@ void Daemon::shutdown(const std::string& why) {
 void Daemon::apply_live(const config::DaemonConfig& next) {
   m_config = config::apply_live(m_config, next);
   m_deps.log.set_level(platform::parse_log_level(m_config.logging.level).value_or(LogLevel::k_info));
+  if (m_placement) m_placement->reconfigure(m_config);
 }
 
 nlohmann::json Daemon::reload() {
@@ -223,6 +244,8 @@ nlohmann::json Daemon::status() const {
           {"budgets", {{"disk_bytes", m_config.budgets.disk}, {"memory_bytes", m_config.budgets.memory}}},
           {"state", m_stopping ? "stopping" : "serving"},
           {"cache", m_cache ? m_cache->status() : nlohmann::json(nullptr)},
+          {"placement", m_placement ? m_placement->status() : nlohmann::json(nullptr)},
+          {"transfers", m_transfer ? m_transfer->status() : nlohmann::json(nullptr)},
           {"gossip", m_gossip ? m_gossip->address() : std::string()},
           {"members", m_gossip ? m_gossip->alive_members() : 0}};
 }

@@ -20,6 +20,8 @@
 #include "agent/admin/admin_server.hpp"
 #include "agent/daemon/cache_service.hpp"
 #include "agent/daemon/gossip_service.hpp"
+#include "agent/daemon/placement_service.hpp"
+#include "agent/daemon/transfer_service.hpp"
 #include "agent/metrics/metrics_http.hpp"
 #include "agent/metrics/metrics_registry.hpp"
 #include "config/daemon_config.hpp"
@@ -72,6 +74,8 @@ class Daemon {
   std::unique_ptr<metrics::MetricsHttpServer> m_metrics_http;
   std::unique_ptr<CacheService> m_cache;
   std::unique_ptr<GossipService> m_gossip;
+  std::unique_ptr<TransferService> m_transfer;
+  std::unique_ptr<PlacementService> m_placement;
   asio::signal_set m_signals;
   asio::steady_timer m_watchdog;
   platform::TimePoint m_started_at{};

@@ -140,6 +140,21 @@ std::size_t GossipService::alive_members() const {
   return n;
 }
 
+std::vector<gossip::MemberInfo> GossipService::live_members() const {
+  std::vector<gossip::MemberInfo> out;
+  if (!m_agent || !m_agent->running()) return out;
+  for (auto& m : m_agent->members())
+    if (m.state == gossip::MemberState::alive || m.state == gossip::MemberState::suspect) out.push_back(std::move(m));
+  return out;
+}
+
+std::optional<std::string> GossipService::peer_value(const std::string& node, const std::string& key) const {
+  if (!m_agent || !m_agent->running()) return std::nullopt;
+  auto bytes = m_agent->peer_state(node, key);
+  if (!bytes) return std::nullopt;
+  return std::string(bytes->begin(), bytes->end());
+}
+
 std::string GossipService::address() const { return m_agent ? m_agent->address() : std::string(); }
 
 nlohmann::json GossipService::members_json() const {

@@ -36,6 +36,11 @@ class GossipService {
   [[nodiscard]] nlohmann::json members_json() const;
   [[nodiscard]] std::size_t alive_members() const;
   [[nodiscard]] std::string address() const;
+  // Members alive or suspected (this node included), sorted by name, with their gossip
+  // address ("ip:port"); what `node` published under `key` (this node's own values too).
+  [[nodiscard]] std::vector<gossip::MemberInfo> live_members() const;
+  [[nodiscard]] std::optional<std::string> peer_value(const std::string& node, const std::string& key) const;
+  [[nodiscard]] const std::string& node_name() const { return m_config.node.name; }
 
  private:
   void on_event(const gossip::Event& event);

@@ -65,9 +65,13 @@ std::string hex64(std::uint64_t v) {
 
 }  // namespace
 
-std::string inputs_digest(const ClusterView& view) {
+std::string inputs_digest(const ClusterView& view, const LatencyModel& latency) {
   std::string text = std::to_string(view.shape.layers) + "x" + std::to_string(view.shape.experts) + "k" +
                      std::to_string(view.shape.top_k) + "b" + std::to_string(view.expert_bytes) + ";";
+  for (const double v : {latency.rtt_s, latency.bandwidth_bytes_per_s, latency.compute_bytes_per_s,
+                         latency.fallback_bytes_per_s, latency.hidden_bytes_per_value, latency.amortisation_tokens,
+                         static_cast<double>(latency.expert_bytes)})
+    text += std::to_string(v) + ",";
   for (const auto& name : server_order(view)) text += "s:" + name + "=" + std::to_string(view.find(name)->disk_budget) + ";";
   for (const auto* c : clients_of(view)) text += "c:" + c->name + "=" + hex64(c->stats_hash) + ";";
   return hex64(XXH3_64bits(text.data(), text.size()));
@@ -82,7 +86,7 @@ Expected<solver::Problem, std::string> build_view_problem(const ClusterView& vie
   inst.top_k = view.shape.top_k;
   inst.expert_bytes.assign(view.shape.layers, std::vector<std::uint64_t>(view.shape.experts, view.expert_bytes));
   inst.hidden_state_bytes = latency.hidden_bytes_per_value * view.hidden;
-  const double bytes = static_cast<double>(view.expert_bytes);
+  const double bytes = static_cast<double>(latency.expert_bytes != 0 ? latency.expert_bytes : view.expert_bytes);
   for (const auto& name : servers)
     inst.nodes.push_back({name, view.find(name)->disk_budget,
                           std::vector<double>(view.shape.layers, bytes / latency.compute_bytes_per_s)});
@@ -240,7 +244,7 @@ Coordinator::Actions Coordinator::tick(Clock::time_point now, const ClusterView&
 
 std::optional<NodeStepTask> Coordinator::make_task(Clock::time_point now, const ClusterView& view) {
   m_order = server_order(view);
-  m_digest = inputs_digest(view);
+  m_digest = inputs_digest(view, m_options.latency);
   const auto self_it = std::find(m_order.begin(), m_order.end(), m_options.self);
   if (self_it == m_order.end()) {  // not a server: nothing of ours to place
     m_phase = Phase::k_done;

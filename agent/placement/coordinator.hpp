@@ -67,6 +67,7 @@ struct LatencyModel {
   double fallback_bytes_per_s = 400e6;    // loading an expert no node caches
   double hidden_bytes_per_value = 4.0;    // fp32 hidden states
   double amortisation_tokens = 1e5;       // a fetched byte must pay off over this many tokens
+  std::uint64_t expert_bytes = 0;         // execution and loading modelled at this size (0: the model's)
 };
 
 struct CoordinatorOptions {
@@ -116,7 +117,7 @@ struct NodeStepResult {
                                                                         const std::vector<std::string>& servers,
                                                                         const LatencyModel& latency);
 [[nodiscard]] std::vector<std::string> server_order(const ClusterView& view);
-[[nodiscard]] std::string inputs_digest(const ClusterView& view);
+[[nodiscard]] std::string inputs_digest(const ClusterView& view, const LatencyModel& latency);
 
 enum class Phase { k_idle, k_waiting, k_solving, k_done };
 [[nodiscard]] const char* to_string(Phase p);
