@@ -368,6 +368,8 @@ Ascent best_response(const Problem& p, const SolveOptions& opt, Combine combine,
   double j = objective();
   const double tolerance = 1e-12 * std::max(ev.empty_latency(), 1e-300);
   SingleNodeCache cache;
+  std::vector<std::uint8_t> wanted(p.num_experts, 0);
+  std::vector<std::uint32_t> removed, added;
   std::size_t passes = 0, steps = 0, fallbacks = 0;
   while (passes < opt.max_passes) {
     ++passes;
@@ -376,19 +378,26 @@ Ascent best_response(const Problem& p, const SolveOptions& opt, Combine combine,
       const SingleNodeResult res = solve_single_node(ev, n, sn, &cache);
       ++steps;
       if (combine == Combine::fast && res.used_exact_dp) ++fallbacks;
-      std::vector<std::uint32_t> old;
-      for (std::size_t g = 0; g < p.num_experts; ++g)
-        if (ev.placement().has(n, g)) old.push_back(static_cast<std::uint32_t>(g));
-      if (old == res.experts) continue;
-      for (auto g : old) ev.remove(n, g);
-      for (auto g : res.experts) ev.add(n, g);
+      // Apply only the difference (experts kept on n are not removed and re-added).
+      std::fill(wanted.begin(), wanted.end(), 0);
+      for (auto g : res.experts) wanted[g] = 1;
+      removed.clear();
+      added.clear();
+      for (std::size_t g = 0; g < p.num_experts; ++g) {
+        const bool has = ev.placement().has(n, g);
+        if (has && !wanted[g]) removed.push_back(static_cast<std::uint32_t>(g));
+        if (!has && wanted[g]) added.push_back(static_cast<std::uint32_t>(g));
+      }
+      if (removed.empty() && added.empty()) continue;
+      for (auto g : removed) ev.remove(n, g);
+      for (auto g : added) ev.add(n, g);
       const double next = objective();
       if (next > j + tolerance) {
         pass_gain += next - j;
         j = next;
       } else {
-        for (auto g : res.experts) ev.remove(n, g);
-        for (auto g : old) ev.add(n, g);
+        for (auto g : added) ev.remove(n, g);
+        for (auto g : removed) ev.add(n, g);
       }
     }
     const double stop = combine == Combine::fast ? std::max(opt.min_relative_gain, opt.fast_min_relative_gain)

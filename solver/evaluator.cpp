@@ -13,9 +13,17 @@ void Evaluator::reset(const Placement& x) {
   const Problem& p = *m_p;
   m_x = x;
   const std::size_t G = p.num_experts;
+  // d = min(D0, min over holders of D): node-major, O(U * G + copies * U) (same values as
+  // best_without for every expert).
   m_d.assign(p.num_clients * G, 0.0);
   for (std::size_t u = 0; u < p.num_clients; ++u)
-    for (std::size_t g = 0; g < G; ++g) m_d[u * G + g] = best_without(u, g, p.num_nodes);
+    for (std::size_t g = 0; g < G; ++g) m_d[u * G + g] = p.fallback_latency(u, p.layer_of[g]);
+  for (std::size_t n = 0; n < p.num_nodes; ++n)
+    for (std::size_t g = 0; g < G; ++g) {
+      if (!m_x.has(n, g)) continue;
+      const std::size_t l = p.layer_of[g];
+      for (std::size_t u = 0; u < p.num_clients; ++u) m_d[u * G + g] = std::min(m_d[u * G + g], p.serve_latency(u, n, l));
+    }
   m_set_lat.assign(p.num_sets(), 0.0);
   m_latency = 0.0;
   for (std::size_t s = 0; s < p.num_sets(); ++s) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <numeric>
+#include <span>
 #include <queue>
 #include <tuple>
 #include <limits>
@@ -36,6 +37,21 @@ std::size_t first_minimum(const std::vector<double>& v) {
   return best;
 }
 
+// Maximum of d[g - first] over the members (>= 0) into `worst`; returns how many members
+// reach it.
+std::uint32_t max_and_count(std::span<const std::uint32_t> members, const double* d, std::size_t first,
+                            double& worst) {
+  double m = 0.0;
+  std::uint32_t c = 0;
+  for (const auto g : members) {
+    const double v = d[g - first];
+    c = v > m ? 1U : c + (v == m ? 1U : 0U);
+    m = v > m ? v : m;
+  }
+  worst = m;
+  return c;
+}
+
 struct Choice {
   int kind = -1;          // -1 nothing, 0.. chain index, 100 enumeration mask
   std::uint64_t arg = 0;  // prefix length or mask
@@ -48,16 +64,35 @@ struct LayerSolver {
   const SingleNodeOptions& opt;
   std::uint64_t unit;
   std::size_t capacity;
-  // scratch
-  std::vector<double> dl, dcur, a, cost, base_lat, lat;
+  // scratch; the per-set arrays (indexed by set id, written for a layer's sets before they
+  // are read) live in a SingleNodeCache::Scratch so they are not reallocated per call
+  std::vector<double> dl, dcur, a, cost;
   std::vector<std::size_t> units;
-  std::vector<std::uint64_t> needed;  // per set: members node n would speed up (bit i = member i)
-  bool fast_impl = false;  // first_minimum() instead of std::min_element (same result)
+  std::vector<double>& base_lat;
+  std::vector<double>& lat;
+  std::vector<std::uint64_t>& needed;  // per set: members node n would speed up (bit i = member i)
+  // Same results, less work (Combine::fast): first_minimum() instead of std::min_element, and
+  // per-set counts of the members at the set's latency, so that evaluate_chain recomputes a
+  // set's maximum only when its last slowest member gets faster.
+  bool fast_impl = false;
+  std::vector<std::uint32_t>& base_cnt;
+  std::vector<std::uint32_t>& cnt;
 
-  LayerSolver(const Problem& prob, const Placement& pl, std::size_t node, const SingleNodeOptions& o)
+  LayerSolver(const Problem& prob, const Placement& pl, std::size_t node, const SingleNodeOptions& o,
+              SingleNodeCache::Scratch& scratch)
       : p(prob), x(pl), n(node), opt(o), unit(budget_unit(prob, node)),
-        capacity(static_cast<std::size_t>(prob.budget[node] / unit)), lat(prob.num_sets(), 0.0) {
-    base_lat.assign(prob.num_sets(), 0.0);
+        capacity(static_cast<std::size_t>(prob.budget[node] / unit)), base_lat(scratch.base_lat), lat(scratch.lat),
+        needed(scratch.needed), base_cnt(scratch.base_cnt), cnt(scratch.cnt) {
+    const std::size_t sets = prob.num_sets();
+    if (lat.size() < sets) {
+      lat.resize(sets);
+      base_lat.resize(sets);
+      needed.resize(sets);
+    }
+    if (o.combine == Combine::fast && cnt.size() < sets) {
+      cnt.resize(sets);
+      base_cnt.resize(sets);
+    }
   }
 
   std::size_t first_set(std::size_t u, std::size_t l) const { return p.sets_begin[u * p.num_layers + l]; }
@@ -84,7 +119,11 @@ struct LayerSolver {
     for (std::size_t u = 0; u < U; ++u) {
       for (std::size_t s = first_set(u, l); s < end_set(u, l); ++s) {
         double worst = 0.0;
-        for (auto g : p.members(s)) worst = std::max(worst, dl[u * E + (g - gb)]);
+        if (fast_impl) {
+          base_cnt[s] = max_and_count(p.members(s), dl.data() + u * E, gb, worst);
+        } else {
+          for (auto g : p.members(s)) worst = std::max(worst, dl[u * E + (g - gb)]);
+        }
         base_lat[s] = worst;
       }
     }
@@ -104,6 +143,11 @@ struct LayerSolver {
     dcur = dl;
     for (std::size_t u = 0; u < U; ++u)
       for (std::size_t s = first_set(u, l); s < end_set(u, l); ++s) lat[s] = base_lat[s];
+    if (fast_impl)
+      for (std::size_t u = 0; u < U; ++u)
+        std::copy(base_cnt.begin() + static_cast<std::ptrdiff_t>(first_set(u, l)),
+                  base_cnt.begin() + static_cast<std::ptrdiff_t>(end_set(u, l)),
+                  cnt.begin() + static_cast<std::ptrdiff_t>(first_set(u, l)));
     std::vector<double> values{0.0};
     values.reserve(chain.size() + 1);
     double acc = 0.0;
@@ -113,6 +157,19 @@ struct LayerSolver {
         const double old = dcur[u * E + e];
         if (!(a[u] < old)) continue;
         dcur[u * E + e] = a[u];
+        if (fast_impl) {
+          for (auto s : p.sets_of(u, g)) {
+            const double cur = lat[s];
+            // g was not a slowest member, or another member is still as slow: no change.
+            // (old > cur: a repeated member already handled.)
+            if (old != cur || --cnt[s] > 0) continue;
+            double next = 0.0;
+            cnt[s] = max_and_count(p.members(s), dcur.data() + u * E, gb, next);
+            acc += p.set_weight[s] * (cur - next);
+            lat[s] = next;
+          }
+          continue;
+        }
         for (auto s : p.sets_of(u, g)) {
           const double cur = lat[s];
           if (old < cur) continue;
@@ -136,7 +193,6 @@ struct LayerSolver {
       score[e] = -cost[e];
       inv_units[e] = 1.0 / static_cast<double>(units[e]);
     }
-    if (needed.size() != p.num_sets()) needed.assign(p.num_sets(), 0);
     for (std::size_t u = 0; u < U; ++u)
       for (std::size_t s = first_set(u, l); s < end_set(u, l); ++s) {
         double floor = 0.0;
@@ -300,7 +356,8 @@ SingleNodeResult solve_single_node(const Evaluator& eval, std::size_t node, cons
                                    SingleNodeCache* cache) {
   const Problem& p = eval.problem();
   const Placement& x = eval.placement();
-  LayerSolver ls(p, x, node, opt);
+  SingleNodeCache::Scratch local_scratch;
+  LayerSolver ls(p, x, node, opt, cache != nullptr ? cache->scratch : local_scratch);
   ls.fast_impl = opt.combine == Combine::fast;
   const std::size_t L = p.num_layers;
   std::vector<SingleNodeCache::Layer> local;

@@ -73,6 +73,11 @@ struct SingleNodeCache {
     std::vector<std::vector<std::uint32_t>> chains;
   };
   std::vector<Layer> layers;  // [node * L + l]
+  struct Scratch {             // per-set work arrays, reused between calls
+    std::vector<double> lat, base_lat;
+    std::vector<std::uint64_t> needed;
+    std::vector<std::uint32_t> cnt, base_cnt;
+  } scratch;
 };
 
 [[nodiscard]] SingleNodeResult solve_single_node(const Evaluator& eval, std::size_t node,
