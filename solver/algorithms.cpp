@@ -469,7 +469,7 @@ Expected<SolveResult, SolveError> successive_greedy(const Problem& p, const Solv
   r.note = "best-response passes: " + std::to_string(best.passes) + ", from " + from;
   if (combine == Combine::fast)
     r.note += "; " + std::to_string(best.exact_fallbacks) + "/" + std::to_string(best.steps) +
-              " node steps fell back to the exact DP";
+              " node steps ran the pruned DP (certificates failed)";
   return r;
 }
 

@@ -57,7 +57,7 @@ struct SingleNodeOptions {
 struct SingleNodeResult {
   std::vector<std::uint32_t> experts;  // global expert ids for node n
   double gain = 0.0;                   // J(B_n) as defined above (exact)
-  bool used_exact_dp = false;          // combine_fast fell back to the exact DP
+  bool used_exact_dp = false;          // combine_fast ran its pruned DP (maxplus.hpp)
 };
 
 // Memo of per-layer profiles between calls, for one Problem and one SingleNodeOptions:
