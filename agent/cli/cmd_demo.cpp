@@ -6,7 +6,7 @@
 //   4. replays routing workloads through the engine interface of node1 and node2 (the OLMoE
 //      trace when --trace is given or found under $SLIMCACHE_TRACES_DIR, else synthetic)
 //   5. watches the decentralised placement epoch: the nodes solve in turn (sgd-fast), fetch
-//      their experts from the origin and each other, and the origin drops what others hold
+//      their experts from the origin and each other over TLS (make-before-break)
 //   6. prints the predicted per-token MoE latency of the placement in force against the
 //      same instance solved centrally and the baselines
 //   7. stops every daemon with SIGTERM (graceful leave) and removes its files
@@ -165,7 +165,7 @@ int run_demo(const DemoOptions& o) {
   std::cout << "   " << recorded << " router decisions recorded in " << format_seconds(since(t_replay))
             << " (lock-free shared memory, no system calls)\n";
 
-  std::cout << "== 5. the placement epoch: statistics gossiped, nodes solve in turn (sgd-fast), experts move over TLS\n";
+  std::cout << "== 5. the placement epoch: statistics gossiped, nodes solve in turn (sgd-fast), experts move over TLS; the origin keeps the whole model as the seed\n";
   const auto t_epoch = Clock::now();
   nlohmann::json placement;
   if (!cluster.wait_for([&] { return placement_settled(cluster, 1, &placement); }, 60s))

@@ -3,6 +3,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <numeric>
 
 #include "agent/cache/disk_tier.hpp"
 #include "agent/engine/activation_stats.hpp"
@@ -308,17 +309,13 @@ void PlacementService::move_experts(const pl::ClusterView& view) {
   const auto* self = view.find(m_gossip.node_name());
   if (!plan || self == nullptr || !m_fetcher) return;
   const auto experts = view.shape.experts;
-  // The origin is also the home of every expert no server places (their last copies must
-  // live somewhere): it wants those too, so their other holders can drop them.
+  // The origin keeps (and, after a loss, re-fetches) the whole model it imported: it seeds
+  // every copy and is the holder of last resort; its budget bounds what it places.
+  const bool origin = self->holdings && self->holdings->origin;
   std::vector<std::uint32_t> wanted = plan->experts;
-  if (self->holdings && self->holdings->origin) {
-    std::vector<bool> placed(view.shape.total(), false);
-    for (const auto& m : view.members)
-      if (m.server && m.placement)
-        for (const auto g : m.placement->experts) placed[g] = true;
-    for (std::uint32_t g = 0; g < placed.size(); ++g)
-      if (!placed[g] && !contains(plan->experts, g)) wanted.push_back(g);
-    std::sort(wanted.begin(), wanted.end());
+  if (origin) {
+    wanted.resize(view.shape.total());
+    std::iota(wanted.begin(), wanted.end(), 0u);
   }
   m_wanted = wanted;
   for (const auto g : wanted) {
@@ -355,13 +352,18 @@ void PlacementService::move_experts(const pl::ClusterView& view) {
     });
   }
   // Make-before-break: drop what we no longer plan only where another holder stays.
+  // An expert that a server places in this epoch is dropped once one of its planners holds
+  // it; one that nobody places, once a holder ranking before this node (the origin) has it.
   for (const auto g : std::vector<std::uint32_t>(m_held)) {
     if (contains(wanted, g)) continue;
-    bool covered = false;
+    bool planned = false, covered = false;
+    for (const auto& m : view.members)
+      planned = planned || (&m != self && m.server && m.placement && m.placement->epoch == m_coordinator.epoch() &&
+                            contains(m.placement->experts, g));
     for (const auto& m : view.members) {
       if (&m == self || !m.holdings || !contains(m.holdings->experts, g)) continue;
       const bool plans = m.placement && m.placement->epoch == m_coordinator.epoch() && contains(m.placement->experts, g);
-      if (plans || ranks_before(m, *self)) covered = true;
+      if (plans || (!planned && ranks_before(m, *self))) covered = true;
     }
     if (!covered) continue;
     if (auto ok = m_cache.drop_expert(g / experts, g % experts); !ok) continue;  // e.g. pinned: next tick

@@ -10,13 +10,15 @@
 // execution ports, whether it is the origin).
 //
 // Moving experts, make-before-break: an expert of this node's placement that it does not
-// hold is fetched from a node that holds it (others before the origin, spread by a hash);
-// an expert it holds but no longer plans is dropped only when another live node holds it
-// and either plans it in the current epoch or ranks before this node (origin first, then
-// name) so that, of the holders nobody plans it on, the first keeps it. So every expert
-// keeps a holder (in the end the origin, which imported the model). Placements use each
-// node's disk budget less two experts, the room to fetch before dropping. A node without a model
-// adopts the one its peers publish, so it can receive experts.
+// hold is fetched from a node that holds it (others before the origin, spread by a hash).
+// An expert it holds but no longer places is dropped once another live node that places it
+// in the current epoch holds it, or, if no server places it, once a holder ranking before
+// this node (the origin first, then by name) holds it. The origin keeps the whole model it
+// imported (re-fetching any expert its disk lost): it seeds every copy and is the holder of
+// last resort, so every expert always has a holder while the origin lives; its disk budget
+// bounds what it places, not what it seeds. A node without a model adopts the one its peers
+// publish, so it can receive experts. Placements use each node's disk budget less two
+// experts, the room to fetch before dropping.
 //
 // Directory: the engine segment's holder table (slimcache/client.h: slimcache_locate) is
 // rewritten when holdings change: local disk, or the peers holding it with their
