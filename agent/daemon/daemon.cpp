@@ -104,7 +104,14 @@ Expected<void, std::string> Daemon::start() {
       m_transfer->fetch({layer, expert}, std::move(peers), std::move(done));
     };
   }
-  m_placement->start(std::move(fetcher), {m_transfer->port(), m_config.network.execution_port});
+  m_exec = std::make_unique<ExecService>(m_config, m_deps.log, m_deps.clock, *m_cache);
+  if (auto ok = m_exec->start(); !ok) {
+    m_admin->stop();
+    return Unexpected(ok.error());
+  }
+  m_exec->register_commands(*m_admin);
+  m_placement->start(std::move(fetcher), {m_transfer->port(), m_exec->tcp_port() != 0 ? m_exec->tcp_port()
+                                                                                     : m_config.network.execution_port});
   if (auto ok = m_admin->start(); !ok) return Unexpected("admin socket: " + ok.error().message);
 
   if (m_config.metrics.enabled) {
@@ -173,6 +180,7 @@ void Daemon::shutdown(const std::string& why) {
   m_watchdog.cancel();
   if (m_metrics_http) m_metrics_http->stop();
   if (m_admin) m_admin->stop();
+  if (m_exec) m_exec->stop();
   if (m_placement) m_placement->stop();
   if (m_transfer) m_transfer->stop();
   if (m_cache) m_cache->stop();
@@ -246,6 +254,7 @@ nlohmann::json Daemon::status() const {
           {"cache", m_cache ? m_cache->status() : nlohmann::json(nullptr)},
           {"placement", m_placement ? m_placement->status() : nlohmann::json(nullptr)},
           {"transfers", m_transfer ? m_transfer->status() : nlohmann::json(nullptr)},
+          {"exec", m_exec ? m_exec->status() : nlohmann::json(nullptr)},
           {"gossip", m_gossip ? m_gossip->address() : std::string()},
           {"members", m_gossip ? m_gossip->alive_members() : 0}};
 }

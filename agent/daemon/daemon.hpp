@@ -19,6 +19,7 @@
 
 #include "agent/admin/admin_server.hpp"
 #include "agent/daemon/cache_service.hpp"
+#include "agent/daemon/exec_service.hpp"
 #include "agent/daemon/gossip_service.hpp"
 #include "agent/daemon/placement_service.hpp"
 #include "agent/daemon/transfer_service.hpp"
@@ -76,6 +77,7 @@ class Daemon {
   std::unique_ptr<GossipService> m_gossip;
   std::unique_ptr<TransferService> m_transfer;
   std::unique_ptr<PlacementService> m_placement;
+  std::unique_ptr<ExecService> m_exec;
   asio::signal_set m_signals;
   asio::steady_timer m_watchdog;
   platform::TimePoint m_started_at{};

@@ -16,8 +16,18 @@ using platform::LogLevel;
 
 namespace {
 
-// The primary cluster key: the first key line of the first keyring file.
+// The execution secret, as for transfers: security.tls_psk_file when set, else the primary
+// cluster key (the first key line of the first keyring file).
 std::optional<gossip::Key> primary_cluster_key(const config::DaemonConfig& config) {
+  if (!config.security.tls_psk.empty()) {
+    const auto& text = config.security.tls_psk;
+    const auto first = text.find_first_not_of(" \t\r\n");
+    const auto last = text.find_last_not_of(" \t\r\n");
+    if (first == std::string::npos) return std::nullopt;
+    auto key = gossip::key_from_base64(text.substr(first, last - first + 1));
+    if (key) return *key;
+    return std::nullopt;
+  }
   for (const auto& content : config.security.keyring_contents) {
     std::istringstream lines(content);
     std::string line;
@@ -92,10 +102,15 @@ Expected<void, std::string> ExecService::start() {
   auto server = exec::ExecServer::start(*m_source, options);
   if (!server) return Unexpected("expert execution: " + server.error().message);
   m_server = std::move(server).value();
+  if (!m_tcp_address.empty()) {  // port 0 in the config: the port the listener got
+    m_tcp_address = m_tcp_address.substr(0, m_tcp_address.rfind(':') + 1) + std::to_string(m_server->tcp_port());
+  }
   SLIM_LOG(m_log, LogLevel::k_info) << "expert execution on " << m_socket_path
                                     << (m_tcp_address.empty() ? std::string() : " and " + m_tcp_address + " (TLS)");
   return {};
 }
+
+std::uint16_t ExecService::tcp_port() const { return m_server ? m_server->tcp_port() : 0; }
 
 void ExecService::stop() {
   if (m_server) m_server->stop();

@@ -4,9 +4,9 @@
 //   - Unix socket `exec.sock` beside the admin socket, for local engines
 //     (slimcache_moe_forward); same mode and peer-credential policy as the admin socket.
 //   - TLS-PSK TCP listener on network.bind_address:network.execution_port for peers, with
-//     the PSK derived from the primary cluster key (agent/exec/exec_key.hpp, info
-//     "slimcache exec v1"). Without a cluster key there is no TCP listener and no forwarding:
-//     experts are only run on this node.
+//     the PSK derived (agent/exec/exec_key.hpp, info "slimcache exec v1") from the same
+//     secret as transfers: security.tls_psk_file if set, else the primary cluster key.
+//     Without either there is no TCP listener and no forwarding: experts only run here.
 // Weights come from the memory tier (zero-copy pins); a miss is loaded from the disk tier
 // through the admin socket's cache.pin (then cache.unpin once the service holds its own pin),
 // so every CacheManager call stays on the cache service's strand.
@@ -41,6 +41,8 @@ class ExecService {
   // <admin socket directory>/exec.sock
   [[nodiscard]] static std::string socket_path_for(const config::DaemonConfig& config);
   [[nodiscard]] nlohmann::json status() const;
+  // The TCP port listened on (the configured one, or the one picked for port 0); 0 without TLS.
+  [[nodiscard]] std::uint16_t tcp_port() const;
 
  private:
   const config::DaemonConfig& m_config;
