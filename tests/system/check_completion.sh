@@ -24,7 +24,9 @@ while IFS='|' read -r kind path option; do
     [ ${#words[@]} -gt 0 ] || continue
     # The parent offers this command's last word.
     parent=("${words[@]:0:${#words[@]}-1}")
-    got=$(complete_words slimctl "${parent[@]}" '')
+    pkey="sub:${parent[*]}"
+    if [ -z "${offered[$pkey]+x}" ]; then offered[$pkey]=$(complete_words slimctl "${parent[@]}" ''); fi
+    got=${offered[$pkey]}
     [[ " $got " == *" ${words[-1]} "* ]] || fail "'slimctl ${parent[*]} <TAB>' lacks ${words[-1]} (got: $got)"
   else
     options=$((options + 1))

@@ -65,7 +65,7 @@ if ! diff -u "$man_dir/slimcached.toml.5" - <<<"$fresh" >/dev/null 2>&1; then
   echo "note: agent/man/slimcached.toml.5 differs from the schema's text: regenerate it with" \
        "agent/man/gen_config_page.py $slimctl > agent/man/slimcached.toml.5"
 fi
-keys=$("$slimctl" config reference | grep -oE '^\| `[^`]+`' | sed -E 's/^\| `(.*)`/\1/')
+keys=$("$slimctl" config reference | grep -oE '^\| `[^`]+`' | sed -E 's/^\| `(.*)`/\1/') || keys=""
 [ -n "$keys" ] || fail "slimctl config reference listed no keys"
 toml_headings=$(plain "$man_dir/slimcached.toml.5" | grep -E '^\.B ' | sed 's/^\.B //')
 for key in $keys; do
