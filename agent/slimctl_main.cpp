@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   cli::add_cache_commands(app, ctx);
   cli::add_cluster_commands(app, ctx);
   cli::add_placement_command(app, ctx);
+  cli::add_transfers_command(app, ctx);
   cli::add_demo_command(app, ctx);
   try {
     app.parse(argc, argv);

@@ -29,6 +29,7 @@ void add_daemon_commands(CLI::App& app, Context& ctx);  // status, reload, stats
 void add_cache_commands(CLI::App& app, Context& ctx);   // cache, import, model (cmd_cache.cpp)
 void add_cluster_commands(CLI::App& app, Context& ctx); // members, keys     (cmd_cluster.cpp)
 void add_placement_command(CLI::App& app, Context& ctx); // placement      (cmd_placement.cpp)
+void add_transfers_command(CLI::App& app, Context& ctx); // transfers      (cmd_transfers.cpp)
 void add_demo_command(CLI::App& app, Context& ctx);     // demo             (cmd_demo.cpp)
 
 }  // namespace slimcache::agent::cli

@@ -84,14 +84,14 @@ Expected<std::shared_ptr<TlsContext>, TransferError> TlsContext::create(const Tl
   mbedtls_ssl_conf_renegotiation(&impl.config, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
   const bool have_aes = effective_aes(settings.aes);
   if (settings.psk) {
-    impl.suites = preferred_ciphersuites(have_aes, KeyExchange::k_psk);
+    impl.suites = preferred_ciphersuites(have_aes, KeyExchange::k_psk, suite_order(settings.aes));
     const TransferPsk& psk = *settings.psk;
     rc = mbedtls_ssl_conf_psk(&impl.config, psk.key.data(), psk.key.size(),
                               reinterpret_cast<const unsigned char*>(psk.identity.data()), psk.identity.size());
     if (rc != 0) return tls_error(TransferErrc::k_invalid_argument, "PSK", rc);
     // A server accepts any identity with this PSK: a wrong key fails at Finished anyway.
   } else {
-    impl.suites = preferred_ciphersuites(have_aes, KeyExchange::k_certificate);
+    impl.suites = preferred_ciphersuites(have_aes, KeyExchange::k_certificate, suite_order(settings.aes));
     const CertificateFiles& files = *settings.certificates;
     rc = mbedtls_x509_crt_parse_file(&impl.ca, files.ca_file.c_str());
     if (rc != 0) return tls_error(TransferErrc::k_invalid_argument, "CA file " + files.ca_file, rc);

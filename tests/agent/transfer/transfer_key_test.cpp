@@ -53,14 +53,16 @@ TEST(TransferKey, ShortClusterKeyIsRejected) {
   EXPECT_EQ(sut.error().code, TransferErrc::k_invalid_argument);
 }
 
-TEST(CipherPreference, WithoutAesOnlyChaChaIsOfferedAndWithAesGcmComesFirst) {
+TEST(CipherPreference, WithoutAesOnlyChaChaIsOfferedWithAesChaChaComesFirstUnlessAesIsPreferred) {
   const auto without = preferred_ciphersuites(false, KeyExchange::k_psk);
   const auto with = preferred_ciphersuites(true, KeyExchange::k_psk);
+  const auto aes_first = preferred_ciphersuites(true, KeyExchange::k_psk, SuiteOrder::k_aes_first);
 
   ASSERT_EQ(without.size(), 2u);
   EXPECT_EQ(without.front(), MBEDTLS_TLS_PSK_WITH_CHACHA20_POLY1305_SHA256);
-  EXPECT_EQ(with.front(), MBEDTLS_TLS_PSK_WITH_AES_256_GCM_SHA384);
-  EXPECT_EQ(with.back(), 0);
+  EXPECT_EQ(with, (std::vector<int>{MBEDTLS_TLS_PSK_WITH_CHACHA20_POLY1305_SHA256, MBEDTLS_TLS_PSK_WITH_AES_256_GCM_SHA384, 0}));
+  EXPECT_EQ(aes_first.front(), MBEDTLS_TLS_PSK_WITH_AES_256_GCM_SHA384);
+  EXPECT_EQ(aes_first.back(), 0);
 }
 
 }  // namespace

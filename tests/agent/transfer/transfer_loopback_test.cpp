@@ -345,7 +345,7 @@ struct SuiteCase {
 
 class CipherSuiteNegotiation : public ::testing::TestWithParam<SuiteCase> {};
 
-TEST_P(CipherSuiteNegotiation, AesGcmOnlyWhenBothEndsHaveAesOtherwiseChaCha) {
+TEST_P(CipherSuiteNegotiation, ChaChaUnlessTheServerPrefersAesGcmAndTheClientHasAes) {
   MemoryBlobStore origin;
   MemoryBlobStore receiver;
   const BlobId id = origin.put(random_blob(3000, 21));
@@ -355,9 +355,8 @@ TEST_P(CipherSuiteNegotiation, AesGcmOnlyWhenBothEndsHaveAesOtherwiseChaCha) {
   auto result = sut.fetch(at(*server), id);
 
   ASSERT_TRUE(result.has_value()) << result.error().message;
-  const bool both_aes = effective_aes(GetParam().server) && effective_aes(GetParam().client);
-  EXPECT_EQ(result->ciphersuite,
-            both_aes ? "TLS-PSK-WITH-AES-256-GCM-SHA384" : "TLS-PSK-WITH-CHACHA20-POLY1305-SHA256");
+  const bool aes = GetParam().server == AesPolicy::k_prefer_aes && effective_aes(GetParam().client);
+  EXPECT_EQ(result->ciphersuite, aes ? "TLS-PSK-WITH-AES-256-GCM-SHA384" : "TLS-PSK-WITH-CHACHA20-POLY1305-SHA256");
   EXPECT_EQ(server->stats().last_ciphersuite, result->ciphersuite);
 }
 
@@ -366,7 +365,9 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(SuiteCase{"detected", AesPolicy::k_detect, AesPolicy::k_detect},
                       SuiteCase{"server_without_aes", AesPolicy::k_assume_no_aes, AesPolicy::k_assume_aes},
                       SuiteCase{"client_without_aes", AesPolicy::k_assume_aes, AesPolicy::k_assume_no_aes},
-                      SuiteCase{"both_with_aes", AesPolicy::k_assume_aes, AesPolicy::k_assume_aes}),
+                      SuiteCase{"both_with_aes", AesPolicy::k_assume_aes, AesPolicy::k_assume_aes},
+                      SuiteCase{"server_prefers_aes", AesPolicy::k_prefer_aes, AesPolicy::k_assume_aes},
+                      SuiteCase{"server_prefers_aes_client_without", AesPolicy::k_prefer_aes, AesPolicy::k_assume_no_aes}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
 
 }  // namespace
