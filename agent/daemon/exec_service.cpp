@@ -1,9 +1,11 @@
 #include "agent/daemon/exec_service.hpp"
 
+#include <grp.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <sstream>
+#include <vector>
 
 #include "agent/admin/admin_client.hpp"
 #include "agent/daemon/cache_service.hpp"
@@ -43,6 +45,20 @@ std::optional<gossip::Key> primary_cluster_key(const config::DaemonConfig& confi
   return std::nullopt;
 }
 
+// The admin socket's policy: the daemon's uid, root, and the admin group (admin.group, else
+// the daemon's primary group).
+admin::AccessPolicy access_policy(const config::DaemonConfig& config) {
+  gid_t gid = ::getegid();
+  if (!config.admin.group.empty()) {
+    std::vector<char> buf(16384);
+    group gr{};
+    group* result = nullptr;
+    if (::getgrnam_r(config.admin.group.c_str(), &gr, buf.data(), buf.size(), &result) == 0 && result != nullptr)
+      gid = gr.gr_gid;
+  }
+  return admin::AccessPolicy{::geteuid(), gid};
+}
+
 }  // namespace
 
 ExecService::ExecService(const config::DaemonConfig& config, platform::Logger& log, const platform::Clock& clock,
@@ -77,7 +93,7 @@ Expected<void, std::string> ExecService::start() {
   exec::ExecServerOptions options;
   options.unix_path = m_socket_path;
   options.unix_mode = m_config.admin.mode;
-  options.unix_policy = admin::AccessPolicy{::geteuid(), ::getegid()};
+  options.unix_policy = access_policy(m_config);
   options.kernel_threads = 1;
   if (const auto key = primary_cluster_key(m_config)) {
     auto psk = exec::derive_exec_psk(*key, m_config.cluster.label);
