@@ -136,12 +136,23 @@ class SerfRpc:
 # ------------------------------------------------------------------ slimcached admin socket
 class AdminClient:
     def __init__(self, path):
+        self.path, self.seq = path, 0
+        self.connect()
+
+    def connect(self):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(5)
-        self.sock.connect(path)
-        self.seq = 0
+        self.sock.connect(self.path)
 
     def call(self, cmd):
+        try:
+            return self.call_once(cmd)
+        except (ConnectionError, OSError):  # the daemon closes connections idle for 30 s: reconnect once
+            self.sock.close()
+            self.connect()
+            return self.call_once(cmd)
+
+    def call_once(self, cmd):
         self.seq += 1
         body = json.dumps({"v": 1, "id": self.seq, "cmd": cmd, "args": {}}).encode()
         self.sock.sendall(struct.pack(">I", len(body)) + body)

@@ -104,10 +104,19 @@ ROW = re.compile(r"^(\S+)\s+(synthetic|trace)\s+(\d+)\s+([\d.]+)\s+(\S+)\s+([\d.
 def placement(args, plotter, md):
     exe = os.path.join(args.build, "tests/solver/slimcache-solver-report")
     argv = [exe] + (["--quick", "--milp-seconds", "2"] if args.quick else ["--milp-seconds", "10"])
-    t = time.monotonic()
-    r = run(argv, timeout=1500)
-    elapsed = time.monotonic() - t
-    open(os.path.join(plotter.raw_dir, "solver-report.txt"), "w").write(r.stdout)
+    reused = None
+    if args.solver_report_output:  # recovery: the raw output of an earlier run of the same command
+        class Saved:
+            stdout = open(args.solver_report_output).read()
+        r, elapsed = Saved(), float("nan")
+        reused = (f"Reused output: `{rel(args.solver_report_output)}`, written by this command at "
+                  f"{datetime.datetime.fromtimestamp(os.path.getmtime(args.solver_report_output), datetime.timezone.utc):%Y-%m-%d %H:%M} UTC "
+                  "in the same build (`report.py --solver-report-output`).")
+    else:
+        t = time.monotonic()
+        r = run(argv, timeout=1500)
+        elapsed = time.monotonic() - t
+        open(os.path.join(plotter.raw_dir, "solver-report.txt"), "w").write(r.stdout)
     rows = []
     for line in r.stdout.splitlines():
         m = ROW.match(line)
@@ -123,7 +132,7 @@ def placement(args, plotter, md):
     cmd = " ".join([rel(exe)] + argv[1:])
     md.append('<a id="placement"></a>\n## 1. Placement (SlimCaching)\n')
     md.append(f"Command: `SLIMCACHE_TRACES_DIR={os.environ.get('SLIMCACHE_TRACES_DIR', '<unset>')} {cmd}` "
-              f"({elapsed:.0f} s wall). Synthetic statistics (2 clients, 256 sampled top-K sets per layer per "
+              + (f"({elapsed:.0f} s wall). " if reused is None else reused + " ") + f"Synthetic statistics (2 clients, 256 sampled top-K sets per layer per "
               "client, seed 1); `olmoe-1b-7b (trace)` uses the statistics of the real OLMoE decode trace. "
               "Expected per-token expert latency `T(x)` (MODEL.md section 2) against the storage budget as a "
               "fraction of the model's routed-expert bytes per node. `switch-base-128` is the K = 1 case; "
@@ -366,7 +375,7 @@ def gossip(args, plotter, md):
     n, idle = (4, 8) if args.quick else (16, 30)
     script_py = os.path.join(HERE, "gossip_side_by_side.py")
     out = os.path.join(plotter.raw_dir, "gossip-side-by-side.json")
-    slimcached = os.path.join(args.build, "agent/slimcached")
+    slimcached = args.slimcached or os.path.join(args.build, "agent/slimcached")
     argv = ["python3", script_py, "--slimcached", slimcached, "--nodes", str(n), "--idle-seconds", str(idle),
             "--profile", "lan", "--json", out]
     run(argv, timeout=900)
@@ -417,7 +426,8 @@ def gossip(args, plotter, md):
 def footprint(args, plotter, md):
     md.append('<a id="footprint"></a>\n## 4. Footprint\n')
     rows = []
-    dirs = [("amd64", args.build)] + [tuple(x.split("=", 1)) for x in args.cross_dir]
+    native = os.path.dirname(os.path.dirname(args.slimcached)) if args.slimcached else args.build
+    dirs = [("amd64", native)] + [tuple(x.split("=", 1)) for x in args.cross_dir]
     tmp = tempfile.mkdtemp(prefix="slimcache-sizes-")
     try:
         for arch, d in dirs:
@@ -449,7 +459,7 @@ def footprint(args, plotter, md):
             md.append(f"| {arch} | {name} | `{rel(d)}` | {size / 1024 / 1024:.2f} MiB | "
                       f"{(stripped / 1024 / 1024) if stripped else 0:.2f} MiB |")
     md.append("")
-    slimcached = os.path.join(args.build, "agent/slimcached")
+    slimcached = args.slimcached or os.path.join(args.build, "agent/slimcached")
     script = os.path.join(ROOT, "tests/system/measure_footprint.py")
     idle, runs = ("5", "3") if args.quick else ("30", "5")
     r = run(["python3", script, slimcached, "--idle-seconds", idle, "--runs", runs], timeout=600)
@@ -484,6 +494,8 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "docs/BENCHMARKS.md"))
     ap.add_argument("--cross-dir", action="append", default=[], help="ARCH=DIR of a cross Release build")
     ap.add_argument("--command", default="tests/bench/report.sh", help="the command line shown in the report")
+    ap.add_argument("--slimcached", help="daemon binary for the gossip and footprint sections (default: the build dir's)")
+    ap.add_argument("--solver-report-output", help="reuse this saved slimcache-solver-report output instead of running it")
     ap.add_argument("--sections", default="placement,paging,gossip,footprint",
                     help="comma-separated subset to run (for working on one section)")
     a = ap.parse_args()

@@ -12,6 +12,8 @@
 #    the report and checks it (every section present, every SVG parses and is linked).
 # Reads the real traces from $SLIMCACHE_TRACES_DIR (sections that need them say when skipped).
 # --quick: smaller grids and windows, under 5 minutes once built. Full: under 30 minutes.
+# Arguments after `--` go to report.py (e.g. `-- --slimcached OTHER/agent/slimcached`,
+# `-- --solver-report-output docs/bench/raw/solver-report.txt` to reuse the last placement run).
 # Exit 0 when the report was written and checked; non-zero otherwise.
 set -euo pipefail
 
@@ -22,6 +24,7 @@ build="$root/build/bench"
 cross=1
 jobs=2
 shown="tests/bench/report.sh"
+extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1; shown+=" --quick" ;;
@@ -29,7 +32,8 @@ while [ $# -gt 0 ]; do
     --build-dir) build=$2; shift ;;
     --no-cross) cross=0; shown+=" --no-cross" ;;
     --jobs) jobs=$2; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --) shift; extra=("$@"); shown+=" -- $*"; break ;;
     *) echo "report.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -69,4 +73,4 @@ done
 
 args=(--build "$build" --out "$out" --command "$shown")
 [ "$quick" -eq 1 ] && args+=(--quick)
-exec python3 "$root/tests/bench/report.py" "${args[@]}" "${cross_args[@]}"
+exec python3 "$root/tests/bench/report.py" "${args[@]}" "${cross_args[@]}" "${extra[@]}"
