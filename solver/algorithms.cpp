@@ -40,8 +40,7 @@ double migration_bytes(const Problem& p, const Placement& x, const MigrationCost
 }
 
 SolveResult finish(const Problem& p, const Placement& x, const SolveOptions& opt) {
-  Evaluator ev(p);
-  ev.reset(x);
+  Evaluator ev(p, x);
   SolveResult r;
   r.placement = x;
   r.latency_s = ev.latency();
@@ -347,8 +346,7 @@ struct Ascent {
 
 // Best-response passes over the nodes from `start` (MODEL.md 3.3 steps 1-3).
 Ascent best_response(const Problem& p, const SolveOptions& opt, Combine combine, const Placement& start) {
-  Evaluator ev(p);
-  ev.reset(start);
+  Evaluator ev(p, start);
   // Node order: expected benefit to the clients, ties by id.
   std::vector<double> benefit(p.num_nodes, 0.0);
   for (std::size_t n = 0; n < p.num_nodes; ++n)
@@ -426,7 +424,7 @@ Expected<SolveResult, SolveError> successive_greedy(const Problem& p, const Solv
       (opt.migration.current->num_nodes != p.num_nodes || opt.migration.current->num_experts != p.num_experts))
     return Unexpected(SolveError{"the current placement for the migration cost has the wrong shape"});
   const double mu = opt.migration.current != nullptr ? opt.migration.seconds_per_byte : 0.0;
-  Evaluator ev(p);
+  Evaluator ev(p, start);
   auto objective_of = [&](const Placement& x) {
     ev.reset(x);
     return ev.reduction() - mu * migration_bytes(p, x, opt.migration);
@@ -434,7 +432,7 @@ Expected<SolveResult, SolveError> successive_greedy(const Problem& p, const Solv
   std::string ignored;
   const Problem marginal = marginal_problem(p);
   Placement seed = start;
-  double seed_j = objective_of(start);
+  double seed_j = ev.reduction() - mu * migration_bytes(p, start, opt.migration);
   for (Placement cand : {popularity_placement(p), popularity_distinct_placement(p), layer_uniform_placement(p),
                          greedy_placement(marginal, ignored), random_placement(p, opt.seed)}) {
     const double j = objective_of(cand);

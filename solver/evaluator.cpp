@@ -9,6 +9,20 @@ Evaluator::Evaluator(const Problem& problem) : m_p(&problem), m_x(problem.num_no
   m_empty_latency = m_latency;
 }
 
+Evaluator::Evaluator(const Problem& problem, const Placement& x) : m_p(&problem) {
+  // T(empty): every member of a set waits D0 of its layer, so the set's latency is D0 (the
+  // same sum, in the same order, as reset() of the empty placement computes).
+  const Problem& p = problem;
+  double empty = 0.0;
+  for (std::size_t s = 0; s < p.num_sets(); ++s) {
+    double worst = 0.0;
+    if (p.top_k > 0) worst = std::max(worst, p.fallback_latency(p.set_client[s], p.layer_of[p.set_members[s * p.top_k]]));
+    empty += p.set_weight[s] * worst;
+  }
+  m_empty_latency = empty;
+  reset(x);
+}
+
 void Evaluator::reset(const Placement& x) {
   const Problem& p = *m_p;
   m_x = x;

@@ -19,6 +19,8 @@ namespace slimcache::solver {
 class Evaluator {
  public:
   explicit Evaluator(const Problem& problem);  // starts from the empty placement
+  // Starts from x (same state as Evaluator(problem) then reset(x), one pass cheaper).
+  Evaluator(const Problem& problem, const Placement& x);
 
   void reset(const Placement& x);
   void add(std::size_t n, std::size_t g);     // no-op if already cached there

@@ -28,6 +28,25 @@ TEST(Evaluator, IncrementalAddRemoveAgreesWithNaiveRecomputation) {
   }
 }
 
+TEST(Evaluator, StartingFromAPlacementGivesTheSameStateAsResettingToIt) {
+  for (std::uint64_t seed = 0; seed < 24; ++seed) {
+    const Instance in = testing::tiny_instance(seed, {1 + seed % 4, testing::Sizes::mixed, 1 + seed % 2});
+    auto problem = build_problem(in);
+    ASSERT_TRUE(problem.has_value()) << "seed " << seed;
+    Placement x(problem->num_nodes, problem->num_experts);
+    SplitMix64 rng(seed);
+    for (std::size_t i = 0; i < x.bits.size(); ++i) x.bits[i] = rng.below(2) == 0 ? 1 : 0;
+    Evaluator reference(*problem);
+    reference.reset(x);
+
+    const Evaluator sut(*problem, x);
+
+    EXPECT_EQ(sut.empty_latency(), reference.empty_latency()) << "seed " << seed;  // bit-identical
+    EXPECT_EQ(sut.latency(), reference.latency()) << "seed " << seed;
+    EXPECT_EQ(sut.placement(), x);
+  }
+}
+
 TEST(Evaluator, LayerLatencyIsTheSlowestExpertOfTheSet) {
   // One client on no node, one remote node (rtt 1 ms, 2*h/b = 2 ms, exec 3 ms), fallback 50 ms.
   Instance in;
