@@ -61,7 +61,7 @@ class Plotter:
                     f.write(" ".join(str(x) for x in r) + "\n")
                 f.write("\n\n")
         svg = os.path.join(self.svg_dir, name + ".svg")
-        gp = (f"set terminal svg size 960,{540 if 'multiplot' not in script else 420} dynamic enhanced "
+        gp = (f"set terminal svg size 960,{600 if 'layout 1,' in script and 'bmargin' in script else 540 if 'multiplot' not in script else 420} dynamic enhanced "
               f"font 'sans,11' background rgb 'white'\nset output '{svg}'\nset grid\nset key outside right top\n"
               + script.replace("DATA", f"'{dat}'"))
         with open(os.path.join(self.raw_dir, name + ".gp"), "w") as f:
@@ -153,8 +153,8 @@ def placement(args, plotter, md):
         idx = 0
         for j, n in enumerate(nodes):
             script += f"set title '{n} nodes'\n"
-            script += "set bmargin 8\nset key " + ("at screen 0.5,0.01 center bottom horizontal maxrows 2 font ',9'\n"
-                                                   if j == len(nodes) - 1 else "off\n")
+            script += "set bmargin 12\nset xtics 0.25\nset key " + ("at screen 0.5,0.01 center bottom font ',9'\n"
+                                                                    if j == len(nodes) - 1 else "off\n")
             parts = []
             for k, a in enumerate(algos):
                 dash = "dt 2" if a in ("random", "popularity", "popularity-distinct", "layer-uniform", "greedy-marginal") else "dt 1"
