@@ -126,12 +126,17 @@ Placement popularity_distinct_placement(const Problem& p) {
 Placement layer_uniform_placement(const Problem& p) {
   Placement x(p.num_nodes, p.num_experts);
   const auto pop = global_popularity(p);
+  // Each layer's experts by popularity: one order, shared by every node.
+  std::vector<std::vector<std::uint32_t>> orders(p.num_layers);
+  for (std::size_t l = 0; l < p.num_layers; ++l) {
+    auto& order = orders[l];
+    for (std::size_t g = p.layer_begin[l]; g < p.layer_begin[l + 1]; ++g) order.push_back(static_cast<std::uint32_t>(g));
+    std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return pop[a] > pop[b]; });
+  }
   for (std::size_t n = 0; n < p.num_nodes; ++n) {
     const std::uint64_t share = p.budget[n] / p.num_layers;
     for (std::size_t l = 0; l < p.num_layers; ++l) {
-      std::vector<std::uint32_t> order;
-      for (std::size_t g = p.layer_begin[l]; g < p.layer_begin[l + 1]; ++g) order.push_back(static_cast<std::uint32_t>(g));
-      std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return pop[a] > pop[b]; });
+      const auto& order = orders[l];
       std::uint64_t left = share;
       for (auto g : order)
         if (p.size[g] <= left) {
