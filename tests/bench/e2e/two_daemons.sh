@@ -5,9 +5,10 @@
 # make_checkpoint.py) and is its origin; node 2 joins, adopts the model with an empty disk
 # tier and learns from the placement directory that node 1 holds every expert. An engine on
 # node 2 (moe_client_check.py: slimcache_moe_forward through ctypes) must get every expert
-# from the peer over TLS with the reference outputs; an engine on node 1 gets them from its
-# memory tier or its own daemon (loaded from disk); after node 1 stops, node 2's calls must
-# fail with SLIMCACHE_E_EXPERT_FAILED (no holder, no local copy) instead of hanging.
+# from the peer over TLS with the reference outputs (the placement may move copies to node 2
+# meanwhile: those run locally, still with the reference outputs); an engine on node 1 runs
+# them locally; after node 1 stops, node 2's calls must either run on a local copy or fail
+# with SLIMCACHE_E_EXPERT_FAILED, and never hang.
 # Exit: 0 pass, 1 fail, 77 skip (no python3). Every wait is bounded; a trap stops the daemons.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -90,11 +91,11 @@ sys.exit(0 if ok else 1)
 PY
 }
 wait_for "node 2 learning the holders" 60 holder_known
-echo "== node 2: every expert from the peer"
+echo "== node 2: experts from the peer"
 python3 "$here/moe_client_check.py" "$lib" "slimcache-$n2" "$work/$n2/run/exec.sock" "$work/ckpt" --expect peer || exit 1
 echo "== node 1: from its memory tier (node 2's requests loaded it) or its own daemon"
-python3 "$here/moe_client_check.py" "$lib" "slimcache-$n1" "$work/$n1/run/exec.sock" "$work/ckpt" --expect daemon || exit 1
+python3 "$here/moe_client_check.py" "$lib" "slimcache-$n1" "$work/$n1/run/exec.sock" "$work/ckpt" --expect local || exit 1
 kill -TERM "${pids[0]}"; wait "${pids[0]}" 2>/dev/null
-echo "== node 1 stopped: node 2's calls fail fast"
-python3 "$here/moe_client_check.py" "$lib" "slimcache-$n2" "$work/$n2/run/exec.sock" "$work/ckpt" --expect failed --calls 2 || exit 1
+echo "== node 1 stopped: node 2 runs a local copy or fails fast"
+python3 "$here/moe_client_check.py" "$lib" "slimcache-$n2" "$work/$n2/run/exec.sock" "$work/ckpt" --expect failed-or-local --calls 2 || exit 1
 echo "PASS"
