@@ -252,7 +252,7 @@ std::vector<FieldSpec> build_schema() {
   add({"security.keyring_files", K::k_path_list, R::k_live, 0, 16, {}, {},
        "Files of cluster gossip keys: one base64 AES-256 key per line, the first file's first key is the primary; mode 0600 or stricter. Re-read on reload (key rotation).",
        SLIM_REF(security.keyring_files)});
-  add({"security.tls_psk_file", K::k_path, R::k_live, 0, 0, {}, "no TLS PSK (transfers unencrypted)",
+  add({"security.tls_psk_file", K::k_path, R::k_live, 0, 0, {}, "the PSK derives from the primary cluster key; with no key at all, transfers are off (never unencrypted)",
        "File holding the TLS pre-shared key for expert transfers; mode 0600 or stricter. Re-read on reload.",
        SLIM_REF(security.tls_psk_file)});
   // cache

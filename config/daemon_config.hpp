@@ -91,7 +91,7 @@ struct DaemonConfig {
     Millis pin_lease{30000};
   } cache;
   struct Placement {
-    std::string algorithm = "sgd";
+    std::string algorithm = "sgd-fast";
     double epsilon = 0.01;
     Millis min_epoch_interval{30000};
     double drift_threshold = 0.1;

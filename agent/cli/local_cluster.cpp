@@ -86,7 +86,9 @@ std::optional<LocalCluster> LocalCluster::create(LocalClusterOptions options, st
     LocalNode n;
     n.name = "node" + std::to_string(i + 1);
     n.config = c.dir / (n.name + ".toml");
-    n.socket = c.dir / (n.name + ".sock");
+    // Each daemon gets its own runtime directory: the exec socket lives beside the admin one.
+    fs::create_directories(c.dir / ("run-" + n.name));
+    n.socket = c.dir / ("run-" + n.name) / "admin.sock";
     n.state_dir = c.dir / n.name;
     n.log = c.dir / (n.name + ".log");
     n.gossip_port = static_cast<std::uint16_t>(base + i);

@@ -1,3 +1,4 @@
+#include "agent/metrics/cache_metrics.hpp"
 #include "agent/daemon/cache_service.hpp"
 
 #include <fcntl.h>
@@ -48,7 +49,21 @@ CacheService::CacheService(asio::io_context& io, const config::DaemonConfig& con
       m_metrics(metrics),
       m_manifest_path((std::filesystem::path(config.node.state_dir) / "model.json").string()),
       m_shm_name(shm_name_for(config.node.name)),
-      m_stats_timer(io) {}
+      m_stats_timer(io) {
+  // Registered here, not under m_mutex: a scrape takes the registry's lock, then m_mutex.
+  m_metrics.gauge_callback("slimcache_cache_disk_experts", "Experts in the disk tier", [this] {
+    std::lock_guard l(m_mutex);
+    return m_cache ? static_cast<double>(m_cache->inventory().on_disk.size()) : 0.0;
+  });
+  m_metrics.gauge_callback("slimcache_engine_sets_recorded", "Top-K sets recorded by local engines", [this] {
+    std::lock_guard l(m_mutex);
+    return m_engine ? static_cast<double>(m_engine->recorded()) : 0.0;
+  });
+  metrics::export_cache_metrics(m_metrics, [this]() -> std::optional<cache::CacheCounters> {
+    std::lock_guard l(m_mutex);
+    return m_cache ? std::optional(m_cache->counters()) : std::nullopt;
+  });
+}
 
 CacheService::~CacheService() { stop(); }
 
@@ -104,14 +119,6 @@ Expected<void, std::string> CacheService::open_cache(const model::ModelManifest&
   m_manifest = manifest;
   // May run on the import worker: the timer belongs to the io_context.
   asio::post(m_io, [this] { arm_stats_timer(); });
-  m_metrics.gauge_callback("slimcache_cache_disk_experts", "Experts in the disk tier", [this] {
-    std::lock_guard l(m_mutex);
-    return m_cache ? static_cast<double>(m_cache->inventory().on_disk.size()) : 0.0;
-  });
-  m_metrics.gauge_callback("slimcache_engine_sets_recorded", "Top-K sets recorded by local engines", [this] {
-    std::lock_guard l(m_mutex);
-    return m_engine ? static_cast<double>(m_engine->recorded()) : 0.0;
-  });
   return {};
 }
 
@@ -288,6 +295,7 @@ Expected<void, cache::CacheError> CacheService::store_fetched(const cache::Exper
                                  key.to_string() + " needs " + std::to_string(after) + " bytes on disk, over " +
                                      (m_origin ? "the origin's limit " : "budgets.disk ") + std::to_string(limit)});
   SLIM_TRY_VOID(m_cache->store(key.layer, key.expert, payload));
+  m_cache->note_peer_fetch(payload.size());
   return {};
 }
 
