@@ -18,6 +18,8 @@
 #include <nlohmann/json.hpp>
 #include <toml++/toml.h>
 
+#include "config/toml_text.hpp"
+
 namespace slimcache::config {
 
 std::string ConfigError::to_string() const {
@@ -1130,6 +1132,10 @@ Expected<DaemonConfig, ConfigErrors> parse_daemon_config(const std::vector<Confi
   std::map<std::string, Location> origins;
   std::vector<std::pair<std::string, toml::table>> tables;
   for (const auto& src : sources) {
+    if (const auto bad = screen_toml_text(src.text)) {
+      errors.push_back(make_error(Location{src.name, static_cast<std::uint32_t>(bad->line), static_cast<std::uint32_t>(bad->column)}, "", bad->message));
+      continue;
+    }
     toml::parse_result parsed = toml::parse(src.text, src.name);
     if (!parsed) {
       const auto& err = parsed.error();

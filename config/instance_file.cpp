@@ -7,6 +7,7 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "config/toml_text.hpp"
 #include "solver/problem.hpp"
 
 namespace slimcache::config {
@@ -270,6 +271,8 @@ std::string per_layer(const std::vector<double>& v) {
 }  // namespace
 
 Expected<solver::Instance, InstanceFileError> read_instance(std::string_view text, const std::string& name) {
+  if (const auto bad = screen_toml_text(text))
+    return Unexpected(InstanceFileError{name, bad->line, "", "malformed TOML: " + bad->message});
   toml::parse_result parsed = toml::parse(text, name);
   if (!parsed) {
     const auto& err = parsed.error();

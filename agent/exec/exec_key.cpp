@@ -1,41 +1,17 @@
 #include "agent/exec/exec_key.hpp"
 
-#include <mbedtls/hkdf.h>
-#include <mbedtls/md.h>
-
-#include <string>
+#include "agent/transfer/transfer_key.hpp"
 
 namespace slimcache::agent::exec {
-namespace {
-
-bool hkdf(std::span<const std::uint8_t> ikm, std::string_view salt, std::string_view info, std::span<std::uint8_t> out) {
-  const mbedtls_md_info_t* md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
-  return md != nullptr &&
-         mbedtls_hkdf(md, reinterpret_cast<const unsigned char*>(salt.data()), salt.size(), ikm.data(), ikm.size(),
-                      reinterpret_cast<const unsigned char*>(info.data()), info.size(), out.data(), out.size()) == 0;
-}
-
-}  // namespace
 
 Expected<transfer::TransferPsk, ExecError> derive_exec_psk(std::span<const std::uint8_t> cluster_key,
                                                            std::string_view cluster_label) {
-  if (cluster_key.size() < 16) {
-    return Unexpected(ExecError{ExecErrc::k_invalid_argument,
-                                "cluster key must be at least 16 bytes, got " + std::to_string(cluster_key.size())});
+  auto psk = transfer::derive_psk(cluster_key, cluster_label, "exec");
+  if (!psk) {
+    const bool bad_key = psk.error().code == transfer::TransferErrc::k_invalid_argument;
+    return Unexpected(ExecError{bad_key ? ExecErrc::k_invalid_argument : ExecErrc::k_io, psk.error().message});
   }
-  transfer::TransferPsk psk;
-  std::array<std::uint8_t, 4> tag{};
-  if (!hkdf(cluster_key, cluster_label, k_exec_psk_info, psk.key) ||
-      !hkdf(cluster_key, cluster_label, "slimcache exec v1 identity", tag)) {
-    return Unexpected(ExecError{ExecErrc::k_io, "HKDF-SHA256 failed"});
-  }
-  static constexpr char k_digits[] = "0123456789abcdef";
-  psk.identity = "slimcache-exec-v1:";
-  for (std::uint8_t b : tag) {
-    psk.identity += k_digits[b >> 4];
-    psk.identity += k_digits[b & 0xF];
-  }
-  return psk;
+  return std::move(psk).value();
 }
 
 }  // namespace slimcache::agent::exec

@@ -25,6 +25,11 @@ struct TransferPsk {
   std::string identity;
 };
 
+// The same derivation for a purpose: info "slimcache <purpose> v1" (+ " identity"), identity
+// "slimcache-<purpose>-v1:<hex>". derive_transfer_psk is purpose "transfer"; the expert
+// execution service uses "exec", so the two keys are independent.
+[[nodiscard]] Expected<TransferPsk, TransferError> derive_psk(std::span<const std::uint8_t> cluster_key,
+                                                              std::string_view cluster_label, std::string_view purpose);
 [[nodiscard]] Expected<TransferPsk, TransferError> derive_transfer_psk(std::span<const std::uint8_t> cluster_key,
                                                                        std::string_view cluster_label);
 

@@ -1,4 +1,5 @@
 #include "config/daemon_config.hpp"
+#include "config/toml_text.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -623,6 +624,38 @@ TEST(ConfigurationDocs, CarryTheGeneratedKeyReference) {
   os << in.rdbuf();
   EXPECT_NE(os.str().find(format_reference_markdown()), std::string::npos)
       << "regenerate the table at the end of docs/configuration.md with: slimctl config reference";
+}
+
+}  // namespace
+}  // namespace slimcache::config
+
+namespace slimcache::config {
+namespace {
+
+TEST(TomlTextScreen, RefusesWhatTomlppCannotTakeWithLineAndColumn) {
+  EXPECT_FALSE(screen_toml_text("[node]\nname = \"n\u00e9\" # caf\u00e9 \U0001F600\n\tx = 1\r\n").has_value());
+
+  const auto nul = screen_toml_text(std::string("[node]\n[\0am]", 12));
+  ASSERT_TRUE(nul.has_value());
+  EXPECT_EQ(nul->line, 2u);
+  EXPECT_EQ(nul->column, 2u);
+  EXPECT_TRUE(screen_toml_text("\xef\xbb\xb5" "e_dir = 1\n").has_value());   // broken BOM
+  EXPECT_FALSE(screen_toml_text("\xef\xbb\xbf" "a = 1\n").has_value());      // a real BOM
+  EXPECT_TRUE(screen_toml_text("a = \"\xc0\xaf\"\n").has_value());           // overlong
+  EXPECT_TRUE(screen_toml_text("a = \"\xed\xa0\x80\"\n").has_value());       // surrogate
+  EXPECT_TRUE(screen_toml_text("a = \"\xf4\x90\x80\x80\"\n").has_value());   // above U+10FFFF
+  EXPECT_TRUE(screen_toml_text("a = \"\xe2\x82\"").has_value());             // truncated
+  EXPECT_TRUE(screen_toml_text("a = 1\x7f\n").has_value());                  // DEL
+}
+
+TEST(TomlTextScreen, AConfigWithANulByteIsAnErrorNamingTheFileNotACrash) {
+  const std::vector<ConfigSource> sources{{"bad.toml", std::string("[\0am]\n", 6)}};
+
+  auto sut = parse_daemon_config(sources, Environment{});
+
+  ASSERT_FALSE(sut.has_value());
+  ASSERT_FALSE(sut.error().empty());
+  EXPECT_NE(sut.error().front().to_string().find("bad.toml:1:2"), std::string::npos) << sut.error().front().to_string();
 }
 
 }  // namespace
