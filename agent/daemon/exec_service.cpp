@@ -30,19 +30,9 @@ std::optional<gossip::Key> primary_cluster_key(const config::DaemonConfig& confi
     if (key) return *key;
     return std::nullopt;
   }
-  for (const auto& content : config.security.keyring_contents) {
-    std::istringstream lines(content);
-    std::string line;
-    while (std::getline(lines, line)) {
-      const auto first = line.find_first_not_of(" \t\r");
-      if (first == std::string::npos || line[first] == '#') continue;
-      const auto last = line.find_last_not_of(" \t\r");
-      auto key = gossip::key_from_base64(line.substr(first, last - first + 1));
-      if (key) return *key;
-      return std::nullopt;
-    }
-  }
-  return std::nullopt;
+  auto keys = gossip::keys_from_keyring_files(config.security.keyring_contents);
+  if (!keys || keys->empty()) return std::nullopt;
+  return keys->front();
 }
 
 // The admin socket's policy: the daemon's uid, root, and the admin group (admin.group, else

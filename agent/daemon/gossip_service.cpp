@@ -66,18 +66,10 @@ void GossipService::arm_retry_join() {
 
 Expected<void, std::string> GossipService::start() {
   gossip::Keyring keyring;
-  for (const auto& content : m_config.security.keyring_contents) {
-    std::istringstream lines(content);
-    std::string line;
-    while (std::getline(lines, line)) {
-      const auto first = line.find_first_not_of(" \t\r");
-      if (first == std::string::npos || line[first] == '#') continue;
-      const auto last = line.find_last_not_of(" \t\r");
-      auto key = gossip::key_from_base64(line.substr(first, last - first + 1));
-      if (!key) return Unexpected("keyring: " + key.error().context);
-      if (auto ok = keyring.install(*key); !ok) return Unexpected("keyring: " + ok.error().context);
-    }
-  }
+  auto keys = gossip::keys_from_keyring_files(m_config.security.keyring_contents);
+  if (!keys) return Unexpected("keyring: " + keys.error().context);
+  for (const auto& key : *keys)
+    if (auto ok = keyring.install(key); !ok) return Unexpected("keyring: " + ok.error().context);
   if (keyring.empty()) {
     SLIM_LOG(m_log, LogLevel::k_warning)
         << "no cluster key configured (security.keyring_files): gossip is NOT encrypted; fine on loopback only";

@@ -46,18 +46,9 @@ Expected<std::optional<transfer::TransferPsk>, std::string> transfer_psk_for(con
     }
   } else {
     source = "the primary cluster key";
-    for (const auto& content : config.security.keyring_contents) {
-      std::istringstream lines(content);
-      std::string line;
-      while (secret.empty() && std::getline(lines, line)) {
-        line = trim(line);
-        if (line.empty() || line[0] == '#') continue;
-        auto key = gossip::key_from_base64(line);
-        if (!key) return Unexpected("keyring: " + key.error().context);
-        secret.assign(key->begin(), key->end());
-      }
-      if (!secret.empty()) break;
-    }
+    auto keys = gossip::keys_from_keyring_files(config.security.keyring_contents);
+    if (!keys) return Unexpected("keyring: " + keys.error().context);
+    if (!keys->empty()) secret.assign(keys->front().begin(), keys->front().end());
   }
   if (secret.empty()) {
     why_none = "no cluster key (security.keyring_files) and no security.tls_psk_file";

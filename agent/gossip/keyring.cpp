@@ -55,6 +55,25 @@ Expected<Key, Error> key_from_base64(const std::string& text) {
   return k;
 }
 
+Expected<std::vector<Key>, Error> keys_from_keyring_files(const std::vector<std::string>& contents) {
+  std::vector<Key> keys;
+  for (const auto& content : contents) {
+    std::size_t pos = 0;
+    while (pos < content.size()) {
+      auto end = content.find('\n', pos);
+      if (end == std::string::npos) end = content.size();
+      const std::string line = content.substr(pos, end - pos);
+      pos = end + 1;
+      const auto first = line.find_first_not_of(" \t\r");
+      if (first == std::string::npos || line[first] == '#') continue;
+      const auto last = line.find_last_not_of(" \t\r");
+      SLIM_TRY(auto key, key_from_base64(line.substr(first, last - first + 1)));
+      keys.push_back(key);
+    }
+  }
+  return keys;
+}
+
 std::string key_to_base64(const Key& key) {
   std::array<unsigned char, 64> buf{};
   std::size_t n = 0;

@@ -34,6 +34,10 @@ inline constexpr std::size_t k_plain_overhead = 6;
 // base64 (Serf's key format) <-> key. Fails unless it decodes to exactly 32 bytes.
 [[nodiscard]] Expected<Key, Error> key_from_base64(const std::string& text);
 [[nodiscard]] std::string key_to_base64(const Key& key);
+// The keys of keyring files (security.keyring_files), in order: one base64 key per line,
+// blank lines and '#' comments skipped, spaces trimmed; the first is the primary. Fails on
+// the first malformed line.
+[[nodiscard]] Expected<std::vector<Key>, Error> keys_from_keyring_files(const std::vector<std::string>& contents);
 
 class Keyring {
  public:
