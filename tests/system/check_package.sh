@@ -67,12 +67,13 @@ root="$tmp/root"
 dpkg-deb -x "$deb" "$root"
 for elf in usr/sbin/slimcached usr/bin/slimctl usr/lib/libslimcache-client.so.1; do
   [ -f "$root/$elf" ] || continue
-  readelf -S --wide "$root/$elf" | grep -q '\.symtab' && fail "$elf is not stripped"
+  grep -q '\.symtab' <<<"$(readelf -S --wide "$root/$elf")" && fail "$elf is not stripped"
   # Every needed shared library comes from a package named in Depends (from the shlibs
   # files of the target architecture, as debian_depends.cmake resolves them).
   for so in $(readelf -d "$root/$elf" | sed -nE 's/.*\(NEEDED\).*\[(.*)\]/\1/p'); do
     lib=${so%%.so.*}; ver=${so#*.so.}
-    pkg=$(cat /var/lib/dpkg/info/*:"$want_arch".shlibs 2>/dev/null | awk -v l="$lib" -v v="$ver" '$1==l && $2==v {print $3; exit}')
+    # awk reads the files itself: `cat | awk '{...; exit}'` could die of SIGPIPE under pipefail.
+    pkg=$(awk -v l="$lib" -v v="$ver" '$1==l && $2==v {print $3; exit}' /var/lib/dpkg/info/*:"$want_arch".shlibs 2>/dev/null || true)
     if [ -z "$pkg" ]; then
       fail "$elf needs $so, which no installed $want_arch package provides"
     elif [[ ", $depends," != *", $pkg "* && ", $depends," != *", $pkg,"* ]]; then
