@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include <asio.hpp>
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -73,7 +74,11 @@ class AdminServer {
   // Registers a command; the name "commands" is built in (lists the registered ones).
   void add_command(const std::string& name, Handler handler);
 
-  [[nodiscard]] const AdminCounters& counters() const { return m_counters; }
+  // A snapshot; safe to call from any thread (tests read it while the server runs).
+  [[nodiscard]] AdminCounters counters() const {
+    return {m_counters.connections.load(), m_counters.refused_credentials.load(), m_counters.refused_busy.load(),
+            m_counters.requests.load(), m_counters.bad_requests.load()};
+  }
   [[nodiscard]] std::size_t open_connections() const;
 
  private:
@@ -87,7 +92,9 @@ class AdminServer {
   asio::local::stream_protocol::acceptor m_acceptor;
   std::map<std::string, Handler> m_handlers;
   std::map<Session*, std::weak_ptr<Session>> m_sessions;
-  AdminCounters m_counters;
+  struct {
+    std::atomic<std::uint64_t> connections{0}, refused_credentials{0}, refused_busy{0}, requests{0}, bad_requests{0};
+  } m_counters;
   bool m_started = false;
 };
 
