@@ -1,5 +1,9 @@
 #include "agent/exec/expert_kernel.hpp"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -16,13 +20,21 @@ Unexpected<ExecError> fail(std::string message) {
   return Unexpected(ExecError{ExecErrc::k_invalid_argument, std::move(message)});
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+// CPUID leaf 1, ECX bit 29 (clang's __builtin_cpu_supports does not know "f16c").
+bool cpu_has_f16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & (1u << 29)) != 0;
+}
+#endif
+
 bool cpu_has(KernelIsa isa) {
   switch (isa) {
     case KernelIsa::k_auto:
     case KernelIsa::k_scalar: return true;
 #if defined(__x86_64__) || defined(__i386__)
     case KernelIsa::k_avx2:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
     case KernelIsa::k_avx512: return __builtin_cpu_supports("avx512f");
 #else
     case KernelIsa::k_avx2:
