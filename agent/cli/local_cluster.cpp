@@ -27,7 +27,9 @@ namespace {
 std::uint16_t free_ports(int count) {
   std::mt19937 rng(static_cast<unsigned>(::getpid()) ^ static_cast<unsigned>(::time(nullptr)));
   for (int attempt = 0; attempt < 50; ++attempt) {
-    const auto base = static_cast<std::uint16_t>(20000 + rng() % 30000);
+    // Below Linux's ephemeral range (32768-60999 by default): a restarted daemon must get its
+    // port back, which an outgoing connection's source port could otherwise hold.
+    const auto base = static_cast<std::uint16_t>(20000 + rng() % static_cast<unsigned>(32768 - 20000 - count));
     bool ok = true;
     asio::io_context io;
     for (int i = 0; i < count && ok; ++i) {
