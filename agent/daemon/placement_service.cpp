@@ -188,8 +188,10 @@ std::optional<pl::ClusterView> PlacementService::build_view() {
   auto members = m_gossip.live_members();
   if (std::none_of(members.begin(), members.end(), [&](const auto& m) { return m.name == self; }))
     members.push_back({self, m_gossip.address(), 0, gossip::MemberState::alive, {}});
+  m_hosts.clear();
   for (const auto& member : members) {
     live.insert(member.name);
+    m_hosts[member.name] = host_of(member.address);
     auto& d = m_decoded[member.name];
     d.view.name = member.name;
     auto value_of = [&](std::string_view key) -> std::optional<std::string> {
@@ -333,10 +335,9 @@ void PlacementService::move_experts(const pl::ClusterView& view) {
     });
     std::vector<PeerEndpoint> endpoints;
     for (const auto* h : holders) {
-      std::string host;
-      for (const auto& member : m_gossip.live_members())
-        if (member.name == h->name) host = host_of(member.address);
-      if (!host.empty()) endpoints.push_back({h->name, host, h->holdings->transfer_port});
+      const auto host = m_hosts.find(h->name);
+      if (host != m_hosts.end() && !host->second.empty())
+        endpoints.push_back({h->name, host->second, h->holdings->transfer_port});
     }
     if (endpoints.empty()) continue;
     m_fetching.insert(g);
@@ -383,11 +384,9 @@ void PlacementService::update_directory(const pl::ClusterView& view) {
   m_directory_hash = h;
   std::vector<engine::NodeAddress> nodes;
   std::vector<const pl::MemberView*> holders_of;
-  std::map<std::string, std::string> hosts;
-  for (const auto& member : m_gossip.live_members()) hosts[member.name] = host_of(member.address);
   for (const auto& m : view.members) {
     if (!m.holdings || m.name == m_gossip.node_name() || nodes.size() >= engine::layout::k_max_nodes) continue;
-    nodes.push_back({m.name, hosts[m.name] + ":" + std::to_string(m.holdings->execution_port)});
+    nodes.push_back({m.name, m_hosts[m.name] + ":" + std::to_string(m.holdings->execution_port)});
     holders_of.push_back(&m);
   }
   std::vector<engine::HolderInfo> entries(view.shape.total());

@@ -102,6 +102,7 @@ class PlacementService {
   std::shared_ptr<bool> m_alive = std::make_shared<bool>(true);
   std::thread m_solver;
   std::map<std::string, Decoded> m_decoded;
+  std::map<std::string, std::string> m_hosts;  // live member -> IP of its gossip address (build_view)
   std::map<std::string, std::string> m_own;  // this node's published values
   std::optional<placement::ClusterView> m_last_view;
   std::set<std::uint32_t> m_fetching;

@@ -132,22 +132,23 @@ Histogram& Registry::histogram(const std::string& name, const std::string& help,
   return *slot;
 }
 
-void Registry::gauge_callback(const std::string& name, const std::string& help, std::function<double()> read,
-                              const Labels& labels) {
+void Registry::add_callback(const std::string& name, const std::string& help, Type type, std::function<double()> read,
+                            const Labels& labels) {
   std::lock_guard lock(m_mutex);
-  auto& f = family(name, help, Type::k_gauge);
+  auto& f = family(name, help, type);
   const auto key = render_labels(labels);
   f.callbacks[key] = std::move(read);
   f.labels[key] = labels;
 }
 
+void Registry::gauge_callback(const std::string& name, const std::string& help, std::function<double()> read,
+                              const Labels& labels) {
+  add_callback(name, help, Type::k_gauge, std::move(read), labels);
+}
+
 void Registry::counter_callback(const std::string& name, const std::string& help, std::function<double()> read,
                                 const Labels& labels) {
-  std::lock_guard lock(m_mutex);
-  auto& f = family(name, help, Type::k_counter);
-  const auto key = render_labels(labels);
-  f.callbacks[key] = std::move(read);
-  f.labels[key] = labels;
+  add_callback(name, help, Type::k_counter, std::move(read), labels);
 }
 
 std::string Registry::expose() const {

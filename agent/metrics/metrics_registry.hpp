@@ -91,6 +91,8 @@ class Registry {
     std::map<std::string, Labels> labels;
   };
   Family& family(const std::string& name, const std::string& help, Type type);
+  void add_callback(const std::string& name, const std::string& help, Type type, std::function<double()> read,
+                    const Labels& labels);
 
   mutable std::mutex m_mutex;
   std::map<std::string, Family> m_families;
