@@ -11,22 +11,81 @@ std::optional<TextProblem> screen_toml_text(std::string_view text) {
       (text.size() < 3 || static_cast<unsigned char>(text[2]) != 0xbf))
     return TextProblem{1, 1, "a broken byte-order mark (EF BB without BF)"};
   auto problem = [&](const char* what, unsigned byte) {
-    char buf[96];
+    char buf[128];
     std::snprintf(buf, sizeof buf, "%s (byte 0x%02x)", what, byte);
     return TextProblem{line, column, buf};
   };
-  for (std::size_t i = 0; i < text.size();) {
+  // Where the scan is in TOML's lexical structure: only strings and comments may hold
+  // non-ASCII characters (bare keys, numbers, dates and whitespace are ASCII in TOML 1.0).
+  // Anything after the first syntax error is never reached by TOML++, so a plain tracker of
+  // quotes, escapes and comments is enough to keep TOML++'s whitespace tables away from
+  // non-ASCII code points.
+  enum class Lex { normal, comment, basic, literal, ml_basic, ml_literal };
+  Lex lex = Lex::normal;
+  auto run_of = [&](std::size_t at, char q) {
+    std::size_t n = 0;
+    while (at + n < text.size() && text[at + n] == q) ++n;
+    return n;
+  };
+  // A byte-order mark is not content.
+  const bool bom = text.size() >= 3 && text.substr(0, 3) == "\xef\xbb\xbf";
+  for (std::size_t i = bom ? 3 : 0; i < text.size();) {
     const auto c = static_cast<unsigned char>(text[i]);
     if (c < 0x80) {
       if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f)
         return problem("a control character is not allowed in TOML", c);
-      ++i;
-      if (c == '\n') {
-        ++line;
-        column = 1;
-      } else {
-        ++column;
+      std::size_t step = 1;
+      switch (lex) {
+        case Lex::normal:
+          if (c == '#') {
+            lex = Lex::comment;
+          } else if (c == '"' || c == '\'') {
+            const std::size_t n = run_of(i, static_cast<char>(c));
+            if (n >= 3) {
+              lex = c == '"' ? Lex::ml_basic : Lex::ml_literal;
+              step = 3;
+            } else if (n == 2) {
+              step = 2;  // an empty string
+            } else {
+              lex = c == '"' ? Lex::basic : Lex::literal;
+            }
+          }
+          break;
+        case Lex::comment:
+          if (c == '\n') lex = Lex::normal;
+          break;
+        case Lex::basic:
+          if (c == '\\' && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) < 0x80 && text[i + 1] != '\n')
+            step = 2;
+          else if (c == '"' || c == '\n')
+            lex = Lex::normal;  // a line feed ends it as an error: TOML++ stops there
+          break;
+        case Lex::literal:
+          if (c == '\'' || c == '\n') lex = Lex::normal;
+          break;
+        case Lex::ml_basic:
+        case Lex::ml_literal: {
+          const char q = lex == Lex::ml_basic ? '"' : '\'';
+          if (lex == Lex::ml_basic && c == '\\' && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) < 0x80 &&
+              text[i + 1] != '\n' && text[i + 1] != '\r') {
+            step = 2;
+          } else if (c == static_cast<unsigned char>(q)) {
+            const std::size_t n = run_of(i, q);
+            if (n >= 3) lex = Lex::normal;  // up to two quotes before the closing three are content
+            step = n;
+          }
+          break;
+        }
       }
+      for (std::size_t k = 0; k < step; ++k) {
+        if (text[i + k] == '\n') {
+          ++line;
+          column = 1;
+        } else {
+          ++column;
+        }
+      }
+      i += step;
       continue;
     }
     std::size_t len = 0;
@@ -44,6 +103,8 @@ std::optional<TextProblem> screen_toml_text(std::string_view text) {
     if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
       return problem("not valid UTF-8 (overlong, surrogate or out of range)", c);
     if (cp >= 0x80 && cp <= 0x9f) return problem("a control character is not allowed in TOML", c);
+    if (lex == Lex::normal)
+      return problem("a non-ASCII character outside a string or comment (TOML keys are ASCII)", c);
     i += len;
     ++column;
   }

@@ -4,7 +4,9 @@
 // (tests/fuzz/findings/config_parser/), so every TOML reader checks the text first: it must
 // be valid UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF) without control
 // characters other than tab, line feed and carriage return (TOML itself forbids them all),
-// and not start with a broken byte-order mark (EF BB without BF).
+// and not start with a broken byte-order mark (EF BB without BF). Non-ASCII characters are
+// accepted only inside strings and comments: TOML++ 3.3's generated whitespace table reaches
+// TOML_UNREACHABLE for some code points standing elsewhere, and TOML 1.0 keys are ASCII.
 #include <cstddef>
 #include <optional>
 #include <string>

@@ -648,6 +648,22 @@ TEST(TomlTextScreen, RefusesWhatTomlppCannotTakeWithLineAndColumn) {
   EXPECT_TRUE(screen_toml_text("a = 1\x7f\n").has_value());                  // DEL
 }
 
+TEST(TomlTextScreen, AcceptsNonAsciiOnlyInsideStringsAndComments) {
+  EXPECT_FALSE(screen_toml_text("\xef\xbb\xbf# \u00e9\na = '\u00e9'\nb = \"\\\"\u00e9\"\n").has_value());
+  EXPECT_FALSE(screen_toml_text("a = \"\"\"\n\u00e9 \"\" \u00e9\"\"\"\"\nb = '''\n''\u00e9'''\n\"k\u00e9y\" = 1\n").has_value());
+  EXPECT_FALSE(screen_toml_text("a = \"\"  # \uFEBF\nb = ''\n").has_value());
+
+  const auto key = screen_toml_text("a = 1\nk\u00e9y = 2\n");
+  ASSERT_TRUE(key.has_value());
+  EXPECT_EQ(key->line, 2u);
+  EXPECT_EQ(key->column, 2u);
+  // The fuzz finding: a code point TOML++ 3.3's whitespace table has no case for.
+  EXPECT_TRUE(screen_toml_text("S2logg\uFEBF").has_value());
+  EXPECT_TRUE(screen_toml_text("a = \"x\"\u3001= 1\n").has_value());       // after a closed string
+  EXPECT_TRUE(screen_toml_text("a = \"\"\"x\"\"\"\u00a1\n").has_value());  // after a closed multi-line string
+  EXPECT_TRUE(screen_toml_text("a = \"x\n\u00a1 = 1\n").has_value());       // a line feed ends a broken string
+}
+
 TEST(TomlTextScreen, AConfigWithANulByteIsAnErrorNamingTheFileNotACrash) {
   const std::vector<ConfigSource> sources{{"bad.toml", std::string("[\0am]\n", 6)}};
 
