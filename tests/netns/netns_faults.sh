@@ -2,12 +2,18 @@
 # Network faults with real slimcached processes in their own network namespaces.
 #   tests/netns/netns_faults.sh --slimcached PATH --slimctl PATH [--scenario NAME]... [--long] [--keep]
 # Scenarios: partition (minority partition, then heal), lossy (one node behind a 30 % lossy
-# link), flap (one node's link goes down and up repeatedly). Default: all three.
+# link), flap (one node's link goes down and up repeatedly), impaired (one node's link
+# delays and reorders packets). Default: all four.
 # Topology: a hub namespace with a bridge; node i lives in namespace <prefix>-i with a veth
 # (10.201.0.i/24) whose peer is on the bridge. Nothing is configured in the caller's
 # namespace. Faults: `ip link set down` on the hub side (partition, flap); `tc netem loss`
 # on both ends of the link, or, when the kernel has no sch_netem, a tc eBPF program that
-# drops the same fraction at random (lossy_link.bpf.c, built with clang).
+# drops the same fraction at random (lossy_link.bpf.c, built with clang). Delay and
+# reordering without sch_netem: an HTB root on both ends of the link with a fast default
+# class and a slow class (low rate, deep queue: queueing delay), and a cls_bpf classifier
+# (impaired_link.bpf.c) sending a random 30 % of the packets to the slow class, so that
+# fast packets overtake queued ones (reordering). udp_probe.py measures the RTTs and
+# reordering the link actually produces, and the qdisc counters are printed.
 # Asserts: membership converges after heal within 2 x the suspicion timeout (from the
 # gossip timing the daemons resolved, `slimctl config check --json`), a reachable node
 # behind a lossy link is never declared dead, every node's `slimctl members --json`
@@ -29,7 +35,7 @@ while [ $# -gt 0 ]; do
     *) echo "netns_faults: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(partition lossy flap)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(partition lossy flap impaired)
 skip() { echo "SKIP: $*"; exit 77; }
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
 command -v ip >/dev/null && command -v tc >/dev/null || skip "needs iproute2 (ip, tc)"
@@ -114,6 +120,48 @@ elif command -v clang >/dev/null && clang -O2 -target bpf -DLOSS_PERCENT=1 -c "$
   loss_tool=ebpf
   ip netns exec "$hub" tc qdisc del dev lo clsact
 fi
+# Delay and reordering: HTB (fast default class 1:10, slow class 1:20 with a deep FIFO)
+# and a cls_bpf classifier that picks the slow class for impair_share % of the packets.
+# A paced filler flow (UDP port 9, 1200 bytes every 0.6 s, always the slow class) keeps the
+# slow class's token bucket in debt (~52 % busy at 32 kbit), so a packet sent there waits
+# up to one filler packet's transmission time (~310 ms) plus any queue: delay without loss.
+impair_tool="" impair_share=30 impair_rate=32kbit impair_queue=200
+impaired_obj="$work/impaired.o"
+set_impair() {  # set_impair NODE: on both ends of node's link
+  local i=$1
+  if [ "$impair_tool" = netem ]; then
+    ip netns exec "$prefix-$i" tc qdisc replace dev eth0 root netem delay 150ms 100ms
+    ip netns exec "$hub" tc qdisc replace dev "p$i" root netem delay 150ms 100ms
+    return
+  fi
+  for target in "$prefix-$i eth0" "$hub p$i"; do
+    set -- $target
+    ip netns exec "$1" tc qdisc replace dev "$2" root handle 1: htb default 10 || return 1
+    ip netns exec "$1" tc class add dev "$2" parent 1: classid 1:10 htb rate 1gbit quantum 60000 || return 1
+    ip netns exec "$1" tc class add dev "$2" parent 1: classid 1:20 htb rate "$impair_rate" ceil "$impair_rate" \
+      burst 100 cburst 100 quantum 1600 || return 1
+    ip netns exec "$1" tc qdisc add dev "$2" parent 1:20 handle 20: pfifo limit "$impair_queue" || return 1
+    ip netns exec "$1" tc filter add dev "$2" parent 1: prio 1 protocol ip u32 match ip dport 9 0xffff flowid 1:20 || return 1
+    ip netns exec "$1" tc filter add dev "$2" parent 1: prio 2 bpf obj "$impaired_obj" sec classifier || return 1
+  done
+}
+impair_counters() {  # impair_counters NS DEV -> "fast N pkts, slow N pkts (N dropped)"
+  ip netns exec "$1" tc -s class show dev "$2" | awk '
+    /^class htb 1:10 /{c="fast"} /^class htb 1:20 /{c="slow"}
+    /Sent/ && c!="" {for (k=1;k<=NF;k++) if ($k=="pkt") p[c]=$(k-1); for (k=1;k<=NF;k++) if ($k=="(dropped") d[c]=$(k+1); c=""}
+    END {gsub(",","",d["slow"]); printf "fast %d pkts, slow %d pkts (%d dropped)", p["fast"], p["slow"], d["slow"]}'
+}
+if ip netns exec "$hub" tc qdisc add dev lo root netem delay 1ms 2>/dev/null; then
+  impair_tool=netem
+  ip netns exec "$hub" tc qdisc del dev lo root
+elif command -v clang >/dev/null \
+     && clang -O2 -target bpf -DSLOW_PERCENT="$impair_share" -DSLOW_CLASSID=0x10020 -c "$here/impaired_link.bpf.c" -o "$impaired_obj" 2>/dev/null \
+     && ip netns exec "$hub" tc qdisc add dev lo root handle 1: htb default 10 2>/dev/null \
+     && ip netns exec "$hub" tc filter add dev lo parent 1: prio 1 bpf obj "$impaired_obj" sec classifier 2>/dev/null; then
+  impair_tool=htb+bpf
+  ip netns exec "$hub" tc qdisc del dev lo root
+fi
+ip netns exec "$hub" tc qdisc del dev lo root 2>/dev/null
 partition() { ip -n "$hub" link set "p$1" down; }
 heal() { ip -n "$hub" link set "p$1" up; }
 
@@ -165,7 +213,7 @@ n = int(sys.argv[1])
 probe = ms(g["probe_interval"])
 smin = g["suspicion_multiplier"] * max(1.0, math.log10(n)) * probe   # memberlist suspicionTimeout
 print(probe, int(smin), int(smin * g["suspicion_max_timeout_multiplier"]))' "$nodes" <<<"$timing")
-log "namespaces $prefix-{1..$nodes} + $hub; loss via ${loss_tool:-none}; probe ${probe_ms}ms, suspicion timeout ${susp_min_ms}..${susp_max_ms}ms"
+log "namespaces $prefix-{1..$nodes} + $hub; loss via ${loss_tool:-none}; delay/reordering via ${impair_tool:-none}; probe ${probe_ms}ms, suspicion timeout ${susp_min_ms}..${susp_max_ms}ms"
 
 for i in $(seq "$nodes"); do
   ip netns exec "$prefix-$i" "$slimcached" --config "$work/node$i/slimcached.toml" 2>"$work/node$i/log" &
@@ -293,6 +341,55 @@ for scenario in "${scenarios[@]}"; do
       figures+=("flap: converged ${t}ms after the last flap")
     else
       fail "flap: no convergence within ${heal_limit}ms after the last flap"
+    fi ;;
+  impaired)
+    if [ -z "$impair_tool" ]; then log "impaired: SKIPPED (neither tc netem nor clang + tc htb + bpf available)"; continue; fi
+    hold_ms=20000; [ "$long" = 1 ] && hold_ms=120000
+    hold_s=$(( hold_ms / 1000 ))
+    log "impaired: node3's link delays and reorders ($impair_tool: ${impair_share}% of packets to a ${impair_rate} class, queue ${impair_queue}) for ${hold_ms}ms"
+    set_impair 3 || { fail "impaired: cannot install the qdiscs"; clear_loss 3; continue; }
+    suspect0=$(events node3 suspect) dead0=$(events node3 dead)
+    # The filler both ways, and what the link does measured with UDP echoes node1 -> node3
+    # (pairs sent back to back 4 times per second, 200 bytes).
+    helpers=()
+    if [ "$impair_tool" != netem ]; then
+      for pair in "1 3" "3 1"; do
+        set -- $pair
+        ip netns exec "$prefix-$2" python3 "$here/udp_probe.py" sink "10.201.0.$2" 9 "$(( hold_s + 2 ))" &
+        helpers+=($!)
+        ip netns exec "$prefix-$1" python3 "$here/udp_probe.py" filler "10.201.0.$2" 9 "$hold_s" 1200 0.6 &
+        helpers+=($!)
+      done
+    fi
+    ip netns exec "$prefix-3" python3 "$here/udp_probe.py" server 10.201.0.3 9999 "$(( hold_s + 8 ))" &
+    helpers+=($!)
+    ip netns exec "$prefix-1" python3 "$here/udp_probe.py" client 10.201.0.3 9999 "$(( hold_s * 8 - 16 ))" 0.25 200 2 \
+      >"$work/impaired_probe" 2>&1 &
+    probe_client=$!
+    sleep "$hold_s"
+    wait "$probe_client"
+    for p in "${helpers[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    measured=$(cat "$work/impaired_probe")
+    counters="node3 side: $( [ "$impair_tool" = netem ] && echo netem || impair_counters "$prefix-3" eth0); hub side: $( [ "$impair_tool" = netem ] && echo netem || impair_counters "$hub" p3)"
+    clear_loss 3
+    suspects=$(( $(events node3 suspect) - suspect0 )) deaths=$(( $(events node3 dead) - dead0 ))
+    log "impaired: measured $measured"
+    log "impaired: qdisc counters: $counters"
+    log "impaired: nodes 1-2 suspected node3 $suspects times, declared it dead $deaths times"
+    figures+=("impaired link for ${hold_ms}ms (${impair_share}% of packets via a ${impair_rate} queue): UDP echo $measured; $counters; node3 suspected $suspects times, declared dead $deaths times")
+    # The link must really have delayed and reordered something, or the scenario proves nothing.
+    if [ "$impair_tool" != netem ]; then
+      grep -q "slow [1-9][0-9]* pkts" <<<"$counters" || fail "impaired: no packet took the slow class: $counters"
+      grep -q "reordered [1-9]" <<<"$measured" || fail "impaired: the probe saw no reordering: $measured"
+    fi
+    rtt_max=$(sed -n 's/.* max \([0-9.]*\) .*/\1/p' <<<"$measured")
+    awk "BEGIN{exit !(${rtt_max:-0} >= 50)}" || fail "impaired: the probe saw no delay (max RTT ${rtt_max:-?} ms): $measured"
+    # A reachable node behind a slow, reordering link refutes every suspicion: never dead.
+    [ "$deaths" = 0 ] || fail "impaired: reachable node3 was declared dead $deaths times"
+    if t=$(wait_converged "$heal_limit"); then
+      figures+=("impaired: converged ${t}ms after the link was restored (limit ${heal_limit}ms)")
+    else
+      fail "impaired: no convergence within ${heal_limit}ms after the link was restored"
     fi ;;
   *) echo "netns_faults: unknown scenario $scenario" >&2; exit 2 ;;
   esac
