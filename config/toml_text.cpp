@@ -17,11 +17,13 @@ std::optional<TextProblem> screen_toml_text(std::string_view text) {
   };
   // Where the scan is in TOML's lexical structure: only strings and comments may hold
   // non-ASCII characters (bare keys, numbers, dates and whitespace are ASCII in TOML 1.0).
-  // Anything after the first syntax error is never reached by TOML++, so a plain tracker of
-  // quotes, escapes and comments is enough to keep TOML++'s whitespace tables away from
-  // non-ASCII code points.
+  // A quote opens a string only where TOML allows one (at a line's start, or after `=`, `[`,
+  // `,`, `{` or `.`): TOML++ scans a malformed value such as `0)"x` to its end with its
+  // whitespace table, so a quote inside such a token must not hide what follows. Anything
+  // after the first syntax error is never reached by TOML++.
   enum class Lex { normal, comment, basic, literal, ml_basic, ml_literal };
   Lex lex = Lex::normal;
+  char last = 0;  // the last character outside whitespace on this line, 0 at a line's start
   auto run_of = [&](std::size_t at, char q) {
     std::size_t n = 0;
     while (at + n < text.size() && text[at + n] == q) ++n;
@@ -37,9 +39,13 @@ std::optional<TextProblem> screen_toml_text(std::string_view text) {
       std::size_t step = 1;
       switch (lex) {
         case Lex::normal:
-          if (c == '#') {
+          if (c == '\n') {
+            last = 0;
+          } else if (c == ' ' || c == '\t' || c == '\r') {
+          } else if (c == '#') {
             lex = Lex::comment;
-          } else if (c == '"' || c == '\'') {
+          } else if ((c == '"' || c == '\'') &&
+                     (last == 0 || last == '=' || last == '[' || last == ',' || last == '{' || last == '.')) {
             const std::size_t n = run_of(i, static_cast<char>(c));
             if (n >= 3) {
               lex = c == '"' ? Lex::ml_basic : Lex::ml_literal;
@@ -49,19 +55,22 @@ std::optional<TextProblem> screen_toml_text(std::string_view text) {
             } else {
               lex = c == '"' ? Lex::basic : Lex::literal;
             }
+            last = static_cast<char>(c);
+          } else {
+            last = static_cast<char>(c);
           }
           break;
         case Lex::comment:
-          if (c == '\n') lex = Lex::normal;
+          if (c == '\n') lex = Lex::normal, last = 0;
           break;
         case Lex::basic:
           if (c == '\\' && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) < 0x80 && text[i + 1] != '\n')
             step = 2;
           else if (c == '"' || c == '\n')
-            lex = Lex::normal;  // a line feed ends it as an error: TOML++ stops there
+            lex = Lex::normal, last = c == '\n' ? 0 : '"';  // a line feed ends it as an error: TOML++ stops there
           break;
         case Lex::literal:
-          if (c == '\'' || c == '\n') lex = Lex::normal;
+          if (c == '\'' || c == '\n') lex = Lex::normal, last = c == '\n' ? 0 : '\'';
           break;
         case Lex::ml_basic:
         case Lex::ml_literal: {
@@ -71,7 +80,7 @@ std::optional<TextProblem> screen_toml_text(std::string_view text) {
             step = 2;
           } else if (c == static_cast<unsigned char>(q)) {
             const std::size_t n = run_of(i, q);
-            if (n >= 3) lex = Lex::normal;  // up to two quotes before the closing three are content
+            if (n >= 3) lex = Lex::normal, last = q;  // up to two quotes before the closing three are content
             step = n;
           }
           break;

@@ -662,6 +662,10 @@ TEST(TomlTextScreen, AcceptsNonAsciiOnlyInsideStringsAndComments) {
   EXPECT_TRUE(screen_toml_text("a = \"x\"\u3001= 1\n").has_value());       // after a closed string
   EXPECT_TRUE(screen_toml_text("a = \"\"\"x\"\"\"\u00a1\n").has_value());  // after a closed multi-line string
   EXPECT_TRUE(screen_toml_text("a = \"x\n\u00a1 = 1\n").has_value());       // a line feed ends a broken string
+  // A quote inside a malformed value opens no string: TOML++ scans the whole token.
+  EXPECT_TRUE(screen_toml_text("k =0)\"/none\u045d\n").has_value());
+  EXPECT_TRUE(screen_toml_text("k = \"a\"\"\u045d\"\n").has_value());
+  EXPECT_FALSE(screen_toml_text("a = [\n  \"\u00e9\",\n  '\u00e9' ]\nt = { \"\u00e9\" = 1, b.'\u00e9' = 2 }\n").has_value());
 }
 
 TEST(TomlTextScreen, AConfigWithANulByteIsAnErrorNamingTheFileNotACrash) {
