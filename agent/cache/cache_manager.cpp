@@ -58,6 +58,21 @@ Expected<BlobInfo, CacheError> CacheManager::store(std::uint32_t layer, std::uin
   return m_disk->put(key(layer, expert), payload);
 }
 
+Expected<void, CacheError> CacheManager::store_many(std::span<const StoreItem> items) {
+  std::vector<PutItem> puts;
+  puts.reserve(items.size());
+  for (const auto& item : items) {
+    if (item.layer >= m_options.num_layers || item.expert >= m_options.num_experts)
+      return Unexpected(CacheError{CacheErrc::k_invalid_argument, key(item.layer, item.expert).to_string() + " is outside the model"});
+    if (item.payload.size() > m_memory->slot_size())
+      return Unexpected(CacheError{CacheErrc::k_invalid_argument, key(item.layer, item.expert).to_string() + ": " +
+                                                                      std::to_string(item.payload.size()) + " bytes exceed the slot size"});
+    puts.push_back({key(item.layer, item.expert), item.payload});
+  }
+  SLIM_TRY_VOID(m_disk->put_many(puts));
+  return {};
+}
+
 Expected<RequestReport, CacheError> CacheManager::request(std::uint32_t layer, std::span<const std::uint32_t> experts) {
   if (layer >= m_options.num_layers)
     return Unexpected(CacheError{CacheErrc::k_invalid_argument, "layer " + std::to_string(layer) + " is outside the model"});

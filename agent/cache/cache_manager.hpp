@@ -90,6 +90,13 @@ class CacheManager {
   [[nodiscard]] const DiskOpenReport& startup_report() const { return m_disk->open_report(); }
   [[nodiscard]] Expected<BlobInfo, CacheError> store(std::uint32_t layer, std::uint32_t expert,
                                                      std::span<const std::byte> payload);
+  // Several experts with one durability pass (DiskTier::put_many): all or nothing.
+  struct StoreItem {
+    std::uint32_t layer = 0;
+    std::uint32_t expert = 0;
+    std::span<const std::byte> payload;
+  };
+  [[nodiscard]] Expected<void, CacheError> store_many(std::span<const StoreItem> items);
   [[nodiscard]] Expected<RequestReport, CacheError> request(std::uint32_t layer, std::span<const std::uint32_t> experts);
   // After request(): loads the pages the policy wants ahead (the last set stays pinned).
   // Returns how many were loaded; experts missing from disk are skipped.

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 
 namespace slimcache::agent::cache {
 
@@ -280,6 +281,106 @@ Expected<BlobInfo, CacheError> DiskTier::put(const ExpertKey& key, std::span<con
   m_used += info.file_size();
   m_index[key] = info;
   return info;
+}
+
+Expected<std::vector<BlobInfo>, CacheError> DiskTier::put_many(std::span<const PutItem> items) {
+  std::vector<BlobInfo> infos(items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const auto& item = items[i];
+    if (item.key.model.size() > k_max_model_id)
+      return Unexpected(CacheError{CacheErrc::k_invalid_argument, "model id '" + item.key.model + "' is longer than " +
+                                                                      std::to_string(k_max_model_id) + " bytes"});
+    BlobInfo& info = infos[i];
+    info.key = item.key;
+    info.sha256 = sha256_of(item.payload);
+    info.xxh3 = XXH3_64bits(item.payload.data(), item.payload.size());
+    info.payload_size = item.payload.size();
+    info.path = platform::join_path(blobs_dir(), to_hex(info.sha256) + ".blob");
+  }
+
+  std::lock_guard lock(m_mutex);
+  // Which items need writing; the checks put() makes, for the whole batch.
+  std::map<Sha256, ExpertKey> contents;
+  for (const auto& [key, info] : m_index) contents.emplace(info.sha256, key);
+  std::set<ExpertKey> keys;
+  std::vector<std::size_t> todo;
+  std::uint64_t used_after = m_used;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const BlobInfo& info = infos[i];
+    if (!keys.insert(info.key).second)
+      return Unexpected(CacheError{CacheErrc::k_invalid_argument, info.key.to_string() + " appears twice in one batch"});
+    const auto existing = m_index.find(info.key);
+    if (existing != m_index.end() && existing->second.sha256 == info.sha256) {
+      infos[i] = existing->second;
+      continue;
+    }
+    auto [other, fresh] = contents.emplace(info.sha256, info.key);
+    if (!fresh)
+      return Unexpected(CacheError{CacheErrc::k_invalid_argument,
+                                   info.key.to_string() + " has the same content as " + other->second.to_string()});
+    if (existing != m_index.end()) used_after -= existing->second.file_size();
+    used_after += info.file_size();
+    todo.push_back(i);
+  }
+  if (used_after > m_options.budget_bytes) {
+    return Unexpected(CacheError{CacheErrc::k_budget_exceeded,
+                                 std::to_string(todo.size()) + " experts (" + std::to_string(used_after - m_used) +
+                                     " bytes more) do not fit the disk budget (" + std::to_string(m_used) + " of " +
+                                     std::to_string(m_options.budget_bytes) + " used)"});
+  }
+  if (todo.empty()) return infos;
+
+  // 1. Every blob to tmp/, synced. Nothing is in blobs/ yet.
+  const std::string tmp_dir = platform::join_path(m_options.root, "tmp");
+  std::vector<std::string> tmps;
+  tmps.reserve(todo.size());
+  auto discard = [&](std::size_t renamed) {
+    // The first `renamed` items are in blobs/ already, the rest still in tmp/.
+    for (std::size_t j = 0; j < tmps.size(); ++j) (void)m_env.remove_file(j < renamed ? infos[todo[j]].path : tmps[j]);
+    if (renamed > 0) (void)m_env.sync_dir(blobs_dir());
+  };
+  for (const std::size_t i : todo) {
+    BlobInfo& info = infos[i];
+    info.sequence = m_next_sequence++;
+    const auto header = encode_header(info);
+    tmps.push_back(platform::join_path(tmp_dir, to_hex(info.sha256) + "." + std::to_string(++m_tmp_counter) + ".tmp"));
+    auto write = [&]() -> platform::EnvResult<void> {
+      SLIM_TRY(auto file, m_env.new_writable_file(tmps.back()));
+      SLIM_TRY_VOID(file->append(header));
+      SLIM_TRY_VOID(file->append(items[i].payload));
+      SLIM_TRY_VOID(file->sync());
+      return file->close();
+    };
+    if (auto written = write(); !written) {
+      discard(0);
+      return from_env(written.error(), "store " + info.key.to_string());
+    }
+  }
+  // 2. Into blobs/, then one directory sync makes every name durable.
+  for (std::size_t j = 0; j < todo.size(); ++j) {
+    if (auto renamed = m_env.rename_file(tmps[j], infos[todo[j]].path); !renamed) {
+      discard(j);
+      return from_env(renamed.error(), "store " + infos[todo[j]].key.to_string());
+    }
+  }
+  if (auto synced = m_env.sync_dir(blobs_dir()); !synced) {
+    discard(todo.size());
+    return from_env(synced.error(), "store " + std::to_string(todo.size()) + " experts");
+  }
+  // 3. Durable: publish, and drop what the batch superseded (a crash before that leaves
+  // both, and the next open keeps the newer).
+  bool removed_old = false;
+  for (const std::size_t i : todo) {
+    const BlobInfo& info = infos[i];
+    if (auto existing = m_index.find(info.key); existing != m_index.end()) {
+      removed_old = m_env.remove_file(existing->second.path).has_value() || removed_old;
+      m_used -= existing->second.file_size();
+    }
+    m_used += info.file_size();
+    m_index[info.key] = info;
+  }
+  if (removed_old) (void)m_env.sync_dir(blobs_dir());
+  return infos;
 }
 
 Expected<void, CacheError> DiskTier::read_payload_locked(const BlobInfo& info, std::span<std::byte> dest) {

@@ -15,7 +15,9 @@
 //
 // Writes are atomic: tmp file, append, fsync, rename into blobs/, fsync of blobs/. A put that
 // returned success survives a crash; a put that failed leaves either the old blob or the new
-// one, never a partial one. SHA-256 is computed on every write (it is the identity); reads
+// one, never a partial one. put_many() does the same for a batch with one fsync of blobs/:
+// every blob's tmp file is written and fsynced, then all are renamed, then blobs/ is synced
+// once, and only then does any of them enter the index (is served or counted). SHA-256 is computed on every write (it is the identity); reads
 // verify the XXH3 checksum and quarantine a blob that fails (k_corrupt). On open the index is
 // rebuilt from blobs/: every blob's header is checked and its payload verified (XXH3, or
 // XXH3 and SHA-256 with VerifyMode::k_full); failures are moved to quarantine/ and reported.
@@ -86,6 +88,11 @@ inline constexpr std::size_t k_blob_header_size = 128;
 inline constexpr std::uint32_t k_blob_format_version = 1;
 inline constexpr std::size_t k_max_model_id = 38;
 
+struct PutItem {
+  ExpertKey key;
+  std::span<const std::byte> payload;
+};
+
 class DiskTier {
  public:
   [[nodiscard]] static Expected<std::unique_ptr<DiskTier>, CacheError> open(platform::Env& env, DiskTierOptions options);
@@ -93,6 +100,12 @@ class DiskTier {
   [[nodiscard]] const DiskOpenReport& open_report() const { return m_report; }
   // Stores (or replaces) the expert. Idempotent for identical content.
   [[nodiscard]] Expected<BlobInfo, CacheError> put(const ExpertKey& key, std::span<const std::byte> payload);
+  // A batch of puts with one directory sync (above). All or nothing: on failure no blob of
+  // the batch is in the index (renamed files are removed again; a crash in between leaves,
+  // per key, the old blob or the new one) and the error names the expert. Items whose key
+  // already holds the same content are kept as they are. The budget is checked for the
+  // whole batch up front; two items of one key or of one content are invalid_argument.
+  [[nodiscard]] Expected<std::vector<BlobInfo>, CacheError> put_many(std::span<const PutItem> items);
   [[nodiscard]] Expected<std::vector<std::byte>, CacheError> read(const ExpertKey& key);
   // Reads the payload into `dest` (at least payload_size bytes), verifying XXH3.
   [[nodiscard]] Expected<std::size_t, CacheError> read_into(const ExpertKey& key, std::span<std::byte> dest);

@@ -20,6 +20,8 @@ std::string trim(const std::string& text) {
   return text.substr(first, last - first + 1);
 }
 
+constexpr std::size_t k_server_sessions = 32;  // connections served at once (one thread each)
+
 std::string describe(ExpertRef e) { return "expert " + std::to_string(e.layer) + "/" + std::to_string(e.expert); }
 
 // The queue's de-duplication key for an expert fetch (not a blob id: the blob is learnt
@@ -130,6 +132,9 @@ Expected<void, std::string> TransferService::start() {
   server_options.port = m_config.network.transfer_port;
   // Striped fetches use `stripes` connections each: serve that many per parallel transfer.
   server_options.max_parallel = static_cast<std::size_t>(t.max_parallel) * std::max<std::uint32_t>(t.stripes, 1);
+  // Peers keep sessions (protocol version 3) open between requests, each on a server
+  // thread until it idles out: serve enough at once that every peer of a cluster gets in.
+  server_options.max_sessions = std::max<std::size_t>(server_options.max_parallel, k_server_sessions);
   server_options.chunk_size = static_cast<std::uint32_t>(t.chunk_size);
   server_options.io_timeout = t.io_timeout;
   server_options.limiter = m_limiter.get();
@@ -194,6 +199,7 @@ void TransferService::stop() {
   m_rate_timer.cancel();
   if (m_server) m_server->stop();
   m_queue.reset();  // cancels running fetches (partials kept), answers queued ones
+  if (m_client) m_client->drop_sessions();  // close_notify to every peer we kept a session with
   std::map<ExpertRef, std::vector<Done>> waiting;
   waiting.swap(m_waiting);
   for (auto& [expert, callbacks] : waiting) {
@@ -317,6 +323,9 @@ nlohmann::json TransferService::status() const {
           {"bytes_sent", server.bytes_sent},
           {"uploads", server.requests},
           {"handshake_failures", server.handshake_failures},
+          {"connections_opened", client.connections},
+          {"session_reuses", client.session_reuses},
+          {"connections_served", server.connections},
           {"rate_bytes_per_s", m_rate},
           {"ciphersuite", suite},
           {"max_parallel", t.max_parallel},

@@ -7,7 +7,11 @@
 // key the service is disabled (one log line; never plaintext): start() succeeds, port() is 0
 // and fetch() fails at once.
 // Server: bound to network.bind_address:network.transfer_port (0 = any free port, see
-// port()), serving experts held in the disk tier (GET by blob id, STAT_EXPERT by key).
+// port()), serving experts held in the disk tier (GET by blob id, STAT_EXPERT by key), up
+// to 32 connections at once (protocol version 3 sessions stay open between requests).
+// Fetches reuse one TLS session per holder for their STAT and GET requests and for the
+// next fetches from that holder (TransferClient sessions), so a handshake is not paid per
+// expert.
 // Fetching: fetch(expert, holders) asks each holder in order which blob holds the expert
 // (STAT_EXPERT), then fetches it (resuming a kept partial, `transfer.stripes` ranges at
 // once), verifies SHA-256, stores it through CacheService::store_fetched (budget-checked,

@@ -166,6 +166,18 @@ Expected<ImportPlan, std::string> plan_import(const ImportOptions& options) {
 
 Expected<ImportReport, std::string> run_import(const ImportPlan& plan, const StoreExpert& store,
                                                const RemoveExpert& remove, const ImportProgress& progress) {
+  return run_import_batched(
+      plan,
+      [&store](std::span<const ExpertBlob> batch) -> Expected<void, std::string> {
+        for (const auto& blob : batch) SLIM_TRY_VOID(store(blob.layer, blob.expert, blob.payload));
+        return {};
+      },
+      remove, progress, ImportBatching{1, 0});
+}
+
+Expected<ImportReport, std::string> run_import_batched(const ImportPlan& plan, const StoreExperts& store,
+                                                       const RemoveExpert& remove, const ImportProgress& progress,
+                                                       ImportBatching batching) {
   const bool two = plan.manifest.kind == "two-matrix";
   const std::vector<ExpertRole> order = two ? std::vector<ExpertRole>{ExpertRole::k_wi, ExpertRole::k_wo}
                                             : std::vector<ExpertRole>{ExpertRole::k_gate, ExpertRole::k_up, ExpertRole::k_down};
@@ -178,6 +190,30 @@ Expected<ImportReport, std::string> run_import(const ImportPlan& plan, const Sto
   ImportReport report;
   const std::uint64_t total = plan.layout.experts.size();
   std::vector<std::vector<std::byte>> buffers(order.size());
+  std::vector<exec::AlignedBytes> payloads;  // the batch's payloads, owned until stored
+  std::vector<ExpertBlob> batch;
+  std::uint64_t batch_bytes = 0;
+  auto flush = [&]() -> Expected<void, std::string> {
+    if (batch.empty()) return {};
+    if (auto ok = store(batch); !ok) {
+      const auto& first = batch.front();
+      return Unexpected("storing layer " + std::to_string(first.layer) + " expert " + std::to_string(first.expert) +
+                        (batch.size() > 1 ? " (and " + std::to_string(batch.size() - 1) + " more)" : std::string()) +
+                        ": " + ok.error());
+    }
+    for (const auto& blob : batch) {
+      stored.emplace_back(blob.layer, blob.expert);
+      ++report.experts;
+      report.bytes += blob.payload.size();
+    }
+    batch.clear();
+    payloads.clear();
+    batch_bytes = 0;
+    if (progress) progress(report.experts, total);
+    return {};
+  };
+  const std::size_t max_experts = std::max<std::size_t>(batching.max_experts, 1);
+  payloads.reserve(max_experts);
   for (const auto& e : plan.layout.experts) {
     exec::ExpertMatrices in;
     in.kind = two ? exec::ExpertKind::k_two_matrix : exec::ExpertKind::k_swiglu;
@@ -202,13 +238,14 @@ Expected<ImportReport, std::string> run_import(const ImportPlan& plan, const Sto
     auto payload = exec::encode_expert_payload(in);
     if (!payload) return rollback("layer " + std::to_string(e.layer) + " expert " + std::to_string(e.expert) + ": " +
                                   payload.error().message);
-    if (auto ok = store(e.layer, e.expert, payload->bytes()); !ok)
-      return rollback("storing layer " + std::to_string(e.layer) + " expert " + std::to_string(e.expert) + ": " + ok.error());
-    stored.emplace_back(e.layer, e.expert);
-    ++report.experts;
-    report.bytes += payload->size();
-    if (progress) progress(report.experts, total);
+    payloads.push_back(std::move(payload).value());
+    batch.push_back({e.layer, e.expert, payloads.back().bytes()});
+    batch_bytes += payloads.back().size();
+    if (batch.size() >= max_experts || batch_bytes >= batching.max_bytes) {
+      if (auto ok = flush(); !ok) return rollback(ok.error());
+    }
   }
+  if (auto ok = flush(); !ok) return rollback(ok.error());
   return report;
 }
 

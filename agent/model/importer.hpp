@@ -9,8 +9,12 @@
 //                  (gate/up [ffn, hidden], down [hidden, ffn]) and one common dtype
 //                  (F32, BF16 or F16), and that its bytes lie inside its shard.
 //   run_import()   reads each expert's matrices (pread), encodes the payload, calls `store`.
+//   run_import_batched()  the same, handing `store` batches of up to batching.max_experts
+//                  experts (or max_bytes of payload), so the store can make a whole batch
+//                  durable at once (CacheManager::store_many); a failed batch stored nothing.
 // Failure: a message naming the file and tensor. Nothing partial: run_import calls `remove`
-// for every expert it stored when a later one fails. Progress: `progress(done, total)`.
+// for every expert it stored when a later one fails. Progress: `progress(done, total)`
+// after each stored expert (batched: after each batch).
 // Threads: blocking file I/O; run it off the daemon's io_context.
 #include <cstdint>
 #include <functional>
@@ -49,9 +53,24 @@ using StoreExpert = std::function<Expected<void, std::string>(std::uint32_t laye
 using RemoveExpert = std::function<void(std::uint32_t layer, std::uint32_t expert)>;
 using ImportProgress = std::function<void(std::uint64_t done, std::uint64_t total)>;
 
+struct ExpertBlob {
+  std::uint32_t layer = 0;
+  std::uint32_t expert = 0;
+  std::span<const std::byte> payload;
+};
+using StoreExperts = std::function<Expected<void, std::string>(std::span<const ExpertBlob> batch)>;
+struct ImportBatching {
+  std::size_t max_experts = 128;
+  std::uint64_t max_bytes = 64ull << 20;
+};
+
 [[nodiscard]] Expected<ImportPlan, std::string> plan_import(const ImportOptions& options);
 [[nodiscard]] Expected<ImportReport, std::string> run_import(const ImportPlan& plan, const StoreExpert& store,
                                                              const RemoveExpert& remove,
                                                              const ImportProgress& progress = {});
+[[nodiscard]] Expected<ImportReport, std::string> run_import_batched(const ImportPlan& plan, const StoreExperts& store,
+                                                                     const RemoveExpert& remove,
+                                                                     const ImportProgress& progress = {},
+                                                                     ImportBatching batching = {});
 
 }  // namespace slimcache::agent::model

@@ -79,7 +79,7 @@ Expected<std::unique_ptr<DirectoryBlobStore>, TransferError> DirectoryBlobStore:
 DirectoryBlobStore::~DirectoryBlobStore() {
   for (auto& [id, writer] : m_writers) {
     if (writer.fd >= 0) {
-      (void)::fdatasync(writer.fd);
+      sync_partial_locked(id, writer);
       ::close(writer.fd);
     }
   }
@@ -147,7 +147,9 @@ Expected<std::uint64_t, TransferError> DirectoryBlobStore::begin(const BlobId& i
     const int sfd = ::open(size_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (sfd < 0) return io_error("cannot create", size_file, errno);
     const std::string text = std::to_string(expected_size) + "\n";
-    const bool ok = write_all(sfd, reinterpret_cast<const std::byte*>(text.data()), text.size()) && ::fsync(sfd) == 0;
+    // Synced with the partial's first sync (sync_partial_locked): until then there is
+    // nothing worth resuming, and a lost .size only makes the next begin start over.
+    const bool ok = write_all(sfd, reinterpret_cast<const std::byte*>(text.data()), text.size());
     const int err = errno;
     ::close(sfd);
     if (!ok) return io_error("cannot write", size_file, err);
@@ -205,11 +207,62 @@ Expected<void, TransferError> DirectoryBlobStore::append(const BlobId& id, std::
   w.hash.update(bytes);
   w.written += bytes.size();
   w.unsynced += bytes.size();
-  if (w.unsynced >= k_sync_every) {
-    (void)::fdatasync(w.fd);
-    w.unsynced = 0;
-  }
+  if (w.unsynced >= k_sync_every) sync_partial_locked(id, w);
   return {};
+}
+
+void DirectoryBlobStore::sync_partial_locked(const BlobId& id, Writer& w) {
+  (void)::fdatasync(w.fd);
+  w.unsynced = 0;
+  if (w.size_synced) return;
+  const int sfd = ::open((m_root + "/partial/" + id.hex() + ".size").c_str(), O_RDONLY | O_CLOEXEC);
+  if (sfd >= 0) {
+    w.size_synced = ::fsync(sfd) == 0;
+    ::close(sfd);
+  }
+  fsync_dir(m_root + "/partial");
+}
+
+Expected<std::vector<std::byte>, TransferError> DirectoryBlobStore::take(const BlobId& id) {
+  std::lock_guard lock(m_mutex);
+  auto it = m_writers.find(id);
+  if (it == m_writers.end()) {
+    return Unexpected(TransferError{TransferErrc::k_invalid_argument, "take without begin for " + id.hex()});
+  }
+  Writer& w = it->second;
+  if (w.written != w.expected) {
+    const std::string message =
+        "blob is incomplete: " + std::to_string(w.written) + " of " + std::to_string(w.expected) + " bytes";
+    ::close(w.fd);
+    m_writers.erase(it);
+    return Unexpected(TransferError{TransferErrc::k_protocol, message});
+  }
+  const BlobId got = w.hash.digest();
+  if (got != id) {
+    discard_locked(id);
+    return Unexpected(TransferError{TransferErrc::k_verify_failed,
+                                    "SHA-256 of the received bytes is " + got.hex() + ", expected " + id.hex()});
+  }
+  std::vector<std::byte> bytes(static_cast<std::size_t>(w.expected));
+  std::size_t done = 0;
+  // Bounded: every pread advances `done` or ends the loop.
+  while (done < bytes.size()) {
+    const ssize_t n = ::pread(w.fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  const int err = errno;
+  if (done != bytes.size()) {
+    // Keep the partial: the bytes were verified once, a later fetch resumes and rehashes.
+    ::close(w.fd);
+    m_writers.erase(it);
+    return io_error("cannot read back", partial_path(id), err);
+  }
+  // The hash of the bytes read back is not recomputed: they are the bytes just hashed, read
+  // from the page cache; the disk tier records their SHA-256 again as it stores them.
+  discard_locked(id);
+  return bytes;
 }
 
 Expected<void, TransferError> DirectoryBlobStore::finish(const BlobId& id) {
@@ -251,7 +304,7 @@ void DirectoryBlobStore::abort(const BlobId& id, PartialMode mode) {
   }
   auto it = m_writers.find(id);
   if (it == m_writers.end()) return;
-  (void)::fdatasync(it->second.fd);
+  sync_partial_locked(id, it->second);
   ::close(it->second.fd);
   m_writers.erase(it);
 }

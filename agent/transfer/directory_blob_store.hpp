@@ -5,10 +5,14 @@
 //   blobs/<id hex>            complete, verified blobs (read-only after the rename)
 //   partial/<id hex>.part     bytes received so far (appended, fdatasync'd every append
 //                             batch of 16 MiB and on abort)
-//   partial/<id hex>.size     the expected size, decimal text
+//   partial/<id hex>.size     the expected size, decimal text (synced with the .part's
+//                             first sync: a partial never synced is not worth resuming)
 // begin() on an existing partial of the same expected size resumes from the .part's size
 // and rehashes the bytes already there (one sequential read). finish() compares the
 // running SHA-256 with the id, then fsyncs and renames into blobs/ (fsync of blobs/).
+// take() is finish() for a caller that stores the blob elsewhere (the disk tier): it
+// verifies SHA-256 the same way, then hands the bytes over and removes the partial, with
+// no fsync here (the caller makes the bytes durable where they stay).
 // A crash may leave a .part with an unsynced tail; the whole-blob SHA-256 check catches
 // a wrong tail and the partial is then discarded and fetched again.
 //
@@ -18,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "agent/transfer/blob_store.hpp"
 
@@ -40,6 +45,7 @@ class DirectoryBlobStore final : public BlobStore {
   [[nodiscard]] Expected<void, TransferError> append(const BlobId& id, std::span<const std::byte> bytes) override;
   [[nodiscard]] Expected<void, TransferError> finish(const BlobId& id) override;
   void abort(const BlobId& id, PartialMode mode) override;
+  [[nodiscard]] Expected<std::vector<std::byte>, TransferError> take(const BlobId& id);
 
   [[nodiscard]] std::string blob_path(const BlobId& id) const;
   [[nodiscard]] std::string partial_path(const BlobId& id) const;
@@ -51,9 +57,11 @@ class DirectoryBlobStore final : public BlobStore {
     std::uint64_t expected = 0;
     std::uint64_t written = 0;
     std::uint64_t unsynced = 0;
+    bool size_synced = false;
     Sha256Stream hash;
   };
   void discard_locked(const BlobId& id);
+  void sync_partial_locked(const BlobId& id, Writer& w);
 
   std::string m_root;
   mutable std::mutex m_mutex;

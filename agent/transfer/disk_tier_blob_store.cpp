@@ -74,15 +74,10 @@ Expected<void, TransferError> DiskTierBlobStore::append(const BlobId& id, std::s
 }
 
 Expected<void, TransferError> DiskTierBlobStore::finish(const BlobId& id) {
-  SLIM_TRY_VOID(m_staging.finish(id));  // verifies SHA-256; a mismatch discards the partial
+  // Verifies SHA-256 (a mismatch discards the partial) and hands the bytes over without a
+  // sync in staging: the tier's put makes them durable before they are served.
+  SLIM_TRY(std::vector<std::byte> payload, m_staging.take(id));
   const auto key = m_key_of(id);
-  const auto staged_size = m_staging.size(id).value_or(0);
-  std::vector<std::byte> payload(static_cast<std::size_t>(staged_size));
-  auto got = m_staging.read(id, 0, payload);
-  (void)::unlink(m_staging.blob_path(id).c_str());
-  if (!got || *got != payload.size()) {
-    return Unexpected(TransferError{TransferErrc::k_io, "cannot read the staged blob " + id.hex()});
-  }
   if (!key) return Unexpected(TransferError{TransferErrc::k_invalid_argument, "blob " + id.hex() + " is no longer a known expert"});
   auto put = m_tier.put(*key, payload);
   if (!put) return Unexpected(TransferError{TransferErrc::k_io, "disk tier: " + put.error().message});

@@ -46,9 +46,9 @@ Expected<std::size_t, TransferError> request_size(std::span<const std::byte> fir
   if (std::memcmp(first48.data(), k_magic.data(), 4) != 0) return fail(TransferErrc::k_protocol, "request has a bad magic");
   const auto version = get_le<std::uint16_t>(first48.data() + 4);
   if (version == k_protocol_version) return k_request_size;
-  if (version == k_protocol_version_2) return k_request_size_v2;
+  if (version == k_protocol_version_2 || version == k_protocol_version_3) return k_request_size_v2;
   return fail(TransferErrc::k_unsupported_version,
-              "protocol version " + std::to_string(version) + " (this node speaks 1 and 2)");
+              "protocol version " + std::to_string(version) + " (this node speaks 1, 2 and 3)");
 }
 
 Expected<GetRequest, TransferError> decode_request(std::span<const std::byte> bytes) {
@@ -144,7 +144,7 @@ std::vector<std::byte> encode_blob_frame(const BlobHeader& header, std::uint16_t
 Expected<BlobHeader, TransferError> decode_blob_body(std::span<const std::byte> body, const Limits& limits) {
   if (body.size() != k_blob_body_size) return fail(TransferErrc::k_protocol, "BLOB body must be 24 bytes");
   const auto version = get_le<std::uint16_t>(body.data());
-  if (version != k_protocol_version && version != k_protocol_version_2) {
+  if (version != k_protocol_version && version != k_protocol_version_2 && version != k_protocol_version_3) {
     return fail(TransferErrc::k_unsupported_version, "peer answered with protocol version " + std::to_string(version));
   }
   if (get_le<std::uint16_t>(body.data() + 2) != 0) return fail(TransferErrc::k_protocol, "BLOB reserved field is not zero");

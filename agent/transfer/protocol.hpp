@@ -1,7 +1,7 @@
 #pragma once
 // The transfer wire protocol, inside TLS. Pure encode/decode: no I/O, no state.
 //
-// All integers little-endian. Versions 1 and 2 (both decoded). Message types are append-only.
+// All integers little-endian. Versions 1, 2 and 3 (all decoded). Message types are append-only.
 //
 // Request (client -> server), version 1, fixed 48 bytes:
 //   0 "SLXF"   4 u16 version (1)   6 u8 type (1 = GET)   7 u8 reserved (0)
@@ -12,7 +12,13 @@
 //   type 1 GET          as in version 1, limited to [offset, offset + length)
 //   type 2 STAT_EXPERT  which blob holds expert (layer, expert): answered by INFO or ERROR
 //                       (the blob id field must be zero)
-// The server reads 48 bytes, then 16 more when the version is 2 (request_size()).
+// Version 3 (sessions), 64 bytes: exactly the version 2 layout and meaning, but the
+//   connection outlives the request: after its answer (END, INFO or ERROR) the server
+//   reads the next request on the same TLS connection, so one handshake serves many
+//   requests. The client ends the session with close_notify; the server closes a session
+//   idle for its idle timeout (a client retries a request that found its reused session
+//   closed on a fresh connection). A version 1 or 2 request ends the connection as before.
+// The server reads 48 bytes, then 16 more when the version is 2 or 3 (request_size()).
 // Response (server -> client): frames, each an 8-byte header then `length` body bytes:
 //   0 u8 type   1..3 reserved (0)   4 u32 length
 //   type 1 BLOB   body 24 bytes: u16 version, u16 reserved, u64 total size, u64 offset
@@ -23,8 +29,9 @@
 //   type 5 INFO   (version 2) body 48 bytes: u16 version, u16 reserved, u32 reserved,
 //                 u64 total size, blob id (32 bytes)
 // A GET is answered by BLOB, CHUNK*, END (END after offset + length bytes for a range),
-// or by a single ERROR; a STAT_EXPERT by INFO or ERROR; then the server closes. BLOB and
-// INFO carry the version of the request they answer.
+// or by a single ERROR; a STAT_EXPERT by INFO or ERROR; then the server closes (versions
+// 1 and 2) or waits for the next request (version 3). BLOB carries the version of the
+// request it answers; INFO always carries version 2 (its body is the same in version 3).
 //
 // Decoders reject absurd claims before anything is allocated: a blob over max_blob_size,
 // a chunk over max_chunk_size, an offset past the end, unknown types, wrong lengths.
@@ -44,6 +51,7 @@ namespace slimcache::agent::transfer {
 
 inline constexpr std::uint16_t k_protocol_version = 1;   // the original version
 inline constexpr std::uint16_t k_protocol_version_2 = 2; // ranges and STAT_EXPERT
+inline constexpr std::uint16_t k_protocol_version_3 = 3; // version 2 on a persistent session
 inline constexpr std::size_t k_request_size = 48;         // version 1; the prefix of version 2
 inline constexpr std::size_t k_request_size_v2 = 64;
 inline constexpr std::size_t k_info_body_size = 48;
@@ -93,7 +101,7 @@ struct ErrorBody {
   std::string message;
 };
 
-// 48 bytes for version 1 (type must be GET), 64 for version 2.
+// 48 bytes for version 1 (type must be GET), 64 for versions 2 and 3.
 [[nodiscard]] std::vector<std::byte> encode_request(const GetRequest& request);
 // From the first 48 bytes: the request's whole size (48 or 64). Fails with k_protocol (bad
 // magic) or k_unsupported_version.

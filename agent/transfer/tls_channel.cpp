@@ -7,6 +7,7 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -221,6 +222,18 @@ Expected<void, TransferError> TlsChannel::read_exact(std::span<std::byte> dest) 
 }
 
 std::string TlsChannel::ciphersuite() const { return mbedtls_ssl_get_ciphersuite(&m_impl->ssl); }
+
+void TlsChannel::set_io(IoTimeout timeout, int cancel_fd) {
+  m_impl->timeout = timeout;
+  m_impl->cancel_fd = cancel_fd;
+}
+
+bool TlsChannel::reusable() const {
+  if (!m_impl->open || mbedtls_ssl_get_bytes_avail(&m_impl->ssl) != 0) return false;
+  pollfd p{m_impl->socket.fd(), POLLIN, 0};
+  const int n = ::poll(&p, 1, 0);
+  return n == 0;  // nothing readable: no close_notify, no EOF, no error
+}
 
 void TlsChannel::close() {
   if (!m_impl->open) return;

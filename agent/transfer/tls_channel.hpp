@@ -11,6 +11,9 @@
 // cancel fd becomes readable (k_cancelled). A wrong PSK fails the handshake on both sides
 // with k_handshake; a peer that vanishes gives k_disconnected. close() sends close_notify;
 // abort() cuts the TCP connection without it (used by tests to kill a transfer).
+// A channel kept for reuse (protocol version 3 sessions) takes the next user's timeout and
+// cancel fd (set_io()); reusable() tells whether it is still open with nothing unread (a
+// peer that closed an idle session has sent close_notify or EOF, which makes it readable).
 // Threads: one thread per channel at a time.
 #include <cstddef>
 #include <memory>
@@ -71,6 +74,8 @@ class TlsChannel {
   // Fills `dest` completely or fails (k_disconnected if the peer closed first).
   [[nodiscard]] Expected<void, TransferError> read_exact(std::span<std::byte> dest);
   [[nodiscard]] std::string ciphersuite() const;
+  void set_io(IoTimeout timeout, int cancel_fd);
+  [[nodiscard]] bool reusable() const;
   void close();
   void abort();
 

@@ -9,9 +9,116 @@ namespace slimcache::agent::transfer {
 TransferClient::TransferClient(std::shared_ptr<TlsContext> context, BlobStore& store, ClientOptions options)
     : m_context(std::move(context)), m_store(store), m_options(std::move(options)) {}
 
+TransferClient::~TransferClient() { drop_sessions(); }
+
 ClientStats TransferClient::stats() const {
-  return ClientStats{m_fetches.load(), m_completed.load(), m_failed.load(), m_verify_failures.load(), m_resumed.load(),
-                     m_bytes.load()};
+  return ClientStats{m_fetches.load(),   m_completed.load(), m_failed.load(),      m_verify_failures.load(),
+                     m_resumed.load(),   m_bytes.load(),     m_connections.load(), m_session_reuses.load()};
+}
+
+void TransferClient::drop_sessions() {
+  std::map<std::string, std::vector<std::unique_ptr<TlsChannel>>> idle;
+  {
+    std::lock_guard lock(m_pool_mutex);
+    idle.swap(m_idle);
+  }
+  for (auto& [peer, channels] : idle)
+    for (auto& channel : channels) channel->close();
+}
+
+Expected<std::unique_ptr<TlsChannel>, TransferError> TransferClient::connect(const Endpoint& peer, int cancel_fd) {
+  SLIM_TRY(TcpSocket socket, connect_tcp(peer.host, peer.port, m_options.io_timeout));
+  ++m_connections;
+  return TlsChannel::handshake(m_context, std::move(socket), m_options.io_timeout, cancel_fd);
+}
+
+Expected<TransferClient::Opened, TransferError> TransferClient::open_request(const Endpoint& peer, GetRequest request,
+                                                                             int cancel_fd) {
+  const std::string key = peer.to_string();
+  bool legacy = m_options.sessions == SessionMode::k_one_per_request;
+  if (!legacy) {
+    std::lock_guard lock(m_pool_mutex);
+    legacy = m_legacy.contains(key);
+  }
+  std::array<std::byte, k_frame_header_size> head_bytes{};
+  if (!legacy) {
+    GetRequest v3 = request;
+    v3.version = k_protocol_version_3;
+    const auto bytes = encode_request(v3);
+    // At most two tries: a pooled connection (if any), then a fresh one.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      std::unique_ptr<TlsChannel> channel;
+      if (attempt == 0) {
+        std::lock_guard lock(m_pool_mutex);
+        auto& idle = m_idle[key];
+        // Bounded: each step pops one pooled connection.
+        while (!idle.empty() && channel == nullptr) {
+          channel = std::move(idle.back());
+          idle.pop_back();
+          if (!channel->reusable()) {
+            channel->abort();
+            channel.reset();
+          }
+        }
+      }
+      const bool reused = channel != nullptr;
+      if (reused) {
+        channel->set_io(m_options.io_timeout, cancel_fd);
+        ++m_session_reuses;
+      } else {
+        attempt = 1;
+        SLIM_TRY(channel, connect(peer, cancel_fd));
+      }
+      auto sent = channel->write_all(bytes);
+      if (sent) sent = channel->read_exact(head_bytes);
+      if (!sent) {
+        channel->abort();
+        if (reused && sent.error().code == TransferErrc::k_disconnected) continue;  // the peer closed it meanwhile
+        return Unexpected(std::move(sent).error());
+      }
+      SLIM_TRY(FrameHeader head, decode_frame_header(head_bytes, m_options.limits));
+      if (head.type == FrameType::k_error && !reused) {
+        // A peer of versions 1 and 2 refuses version 3: remember it and ask the old way.
+        std::vector<std::byte> body(head.length);
+        if (auto r = channel->read_exact(body); !r) return Unexpected(r.error());
+        SLIM_TRY(ErrorBody error, decode_error_body(body));
+        if (error.code != TransferErrc::k_unsupported_version) {
+          Opened missed{std::move(channel), head, error.code == TransferErrc::k_not_found};
+          release(peer, missed);  // a session survives a miss
+          return Unexpected(TransferError{error.code, "peer " + key + ": " + error.message});
+        }
+        channel->close();
+        std::lock_guard lock(m_pool_mutex);
+        m_legacy.insert(key);
+        break;
+      }
+      return Opened{std::move(channel), head, true};
+    }
+    std::lock_guard lock(m_pool_mutex);
+    if (!m_legacy.contains(key)) {
+      return Unexpected(TransferError{TransferErrc::k_disconnected, "peer " + key + " closed a fresh connection"});
+    }
+  }
+  if (request.version >= k_protocol_version_3) request.version = k_protocol_version_2;
+  SLIM_TRY(auto channel, connect(peer, cancel_fd));
+  SLIM_TRY_VOID(channel->write_all(encode_request(request)));
+  SLIM_TRY_VOID(channel->read_exact(head_bytes));
+  SLIM_TRY(FrameHeader head, decode_frame_header(head_bytes, m_options.limits));
+  return Opened{std::move(channel), head, false};
+}
+
+void TransferClient::release(const Endpoint& peer, Opened& opened) {
+  if (opened.channel == nullptr) return;
+  if (opened.session) {
+    std::lock_guard lock(m_pool_mutex);
+    auto& idle = m_idle[peer.to_string()];
+    if (idle.size() < m_options.max_idle_sessions) {
+      idle.push_back(std::move(opened.channel));
+      return;
+    }
+  }
+  opened.channel->close();
+  opened.channel.reset();
 }
 
 Expected<FetchResult, TransferError> TransferClient::fetch(const Endpoint& peer, const BlobId& id, int cancel_fd,
@@ -62,19 +169,20 @@ Expected<TransferClient::Attempt, TransferError> TransferClient::attempt(const E
                                                                          int cancel_fd, bool last,
                                                                          FetchResult& result) {
   const std::uint64_t offset = m_store.partial_size(id);
-  SLIM_TRY(TcpSocket socket, connect_tcp(peer.host, peer.port, m_options.io_timeout));
-  SLIM_TRY(auto channel, TlsChannel::handshake(m_context, std::move(socket), m_options.io_timeout, cancel_fd));
+  SLIM_TRY(Opened opened, open_request(peer, GetRequest{k_protocol_version, id, offset}, cancel_fd));
+  TlsChannel* channel = opened.channel.get();
   result.ciphersuite = channel->ciphersuite();
-  SLIM_TRY_VOID(channel->write_all(encode_request(GetRequest{k_protocol_version, id, offset})));
-
   std::array<std::byte, k_frame_header_size> head_bytes{};
-  SLIM_TRY_VOID(channel->read_exact(head_bytes));
-  SLIM_TRY(FrameHeader head, decode_frame_header(head_bytes, m_options.limits));
+  const FrameHeader head = opened.head;
   if (head.type == FrameType::k_error) {
     std::vector<std::byte> body(head.length);
     SLIM_TRY_VOID(channel->read_exact(body));
     SLIM_TRY(ErrorBody error, decode_error_body(body));
-    channel->close();
+    if (error.code == TransferErrc::k_not_found) {
+      release(peer, opened);
+    } else {
+      channel->close();
+    }
     return Unexpected(TransferError{error.code, "peer " + peer.to_string() + ": " + error.message});
   }
   if (head.type != FrameType::k_blob) {
@@ -133,8 +241,8 @@ Expected<TransferClient::Attempt, TransferError> TransferClient::attempt(const E
     return fail(TransferError{TransferErrc::k_protocol, "peer ended at " + std::to_string(position) + " of " +
                                                             std::to_string(blob.total_size) + " bytes"});
   }
+  release(peer, opened);
   auto finished = m_store.finish(id);
-  channel->close();
   if (!finished) return Unexpected(std::move(finished).error());
   return Attempt::k_done;
 }
@@ -143,18 +251,6 @@ namespace {
 
 using Sink = std::function<Expected<void, TransferError>(std::span<const std::byte>)>;
 
-struct RangeChannel {
-  std::unique_ptr<TlsChannel> channel;
-  BlobHeader blob;
-};
-
-Expected<std::unique_ptr<TlsChannel>, TransferError> connect_channel(const std::shared_ptr<TlsContext>& context,
-                                                                    const Endpoint& peer, IoTimeout timeout,
-                                                                    int cancel_fd) {
-  SLIM_TRY(TcpSocket socket, connect_tcp(peer.host, peer.port, timeout));
-  return TlsChannel::handshake(context, std::move(socket), timeout, cancel_fd);
-}
-
 // Reads an ERROR body after its header and turns it into the error to return.
 TransferError peer_error(TlsChannel& channel, const FrameHeader& head, const Endpoint& peer) {
   std::vector<std::byte> body(head.length);
@@ -162,29 +258,6 @@ TransferError peer_error(TlsChannel& channel, const FrameHeader& head, const End
   auto error = decode_error_body(body);
   if (!error) return error.error();
   return TransferError{error->code, "peer " + peer.to_string() + ": " + error->message};
-}
-
-// GET (version 2) of [offset, offset + length); checks the BLOB answer against `size`.
-Expected<RangeChannel, TransferError> open_range(const std::shared_ptr<TlsContext>& context, const Endpoint& peer,
-                                                 const BlobId& id, std::uint64_t offset, std::uint64_t length,
-                                                 std::uint64_t size, const ClientOptions& options, int cancel_fd) {
-  SLIM_TRY(auto channel, connect_channel(context, peer, options.io_timeout, cancel_fd));
-  GetRequest request{k_protocol_version_2, id, offset, length};
-  SLIM_TRY_VOID(channel->write_all(encode_request(request)));
-  std::array<std::byte, k_frame_header_size> head_bytes{};
-  SLIM_TRY_VOID(channel->read_exact(head_bytes));
-  SLIM_TRY(FrameHeader head, decode_frame_header(head_bytes, options.limits));
-  if (head.type == FrameType::k_error) return Unexpected(peer_error(*channel, head, peer));
-  if (head.type != FrameType::k_blob) {
-    return Unexpected(TransferError{TransferErrc::k_protocol, "peer " + peer.to_string() + " did not start with BLOB"});
-  }
-  std::array<std::byte, k_blob_body_size> body{};
-  SLIM_TRY_VOID(channel->read_exact(body));
-  SLIM_TRY(BlobHeader blob, decode_blob_body(body, options.limits));
-  if (blob.offset != offset || blob.total_size != size) {
-    return Unexpected(TransferError{TransferErrc::k_protocol, "peer " + peer.to_string() + " answered another range"});
-  }
-  return RangeChannel{std::move(channel), blob};
 }
 
 // Reads CHUNKs up to `end`, then END, handing the bytes to `sink`.
@@ -219,6 +292,29 @@ Expected<std::uint64_t, TransferError> pump(TlsChannel& channel, const Endpoint&
 
 }  // namespace
 
+// GET (version 2 or 3) of [offset, offset + length); checks the BLOB answer against `size`.
+Expected<TransferClient::Opened, TransferError> TransferClient::open_range(const Endpoint& peer, const BlobId& id,
+                                                                           std::uint64_t offset, std::uint64_t length,
+                                                                           std::uint64_t size, int cancel_fd) {
+  SLIM_TRY(Opened opened, open_request(peer, GetRequest{k_protocol_version_2, id, offset, length}, cancel_fd));
+  TlsChannel& channel = *opened.channel;
+  if (opened.head.type == FrameType::k_error) {
+    auto error = peer_error(channel, opened.head, peer);
+    channel.close();
+    return Unexpected(std::move(error));
+  }
+  if (opened.head.type != FrameType::k_blob) {
+    return Unexpected(TransferError{TransferErrc::k_protocol, "peer " + peer.to_string() + " did not start with BLOB"});
+  }
+  std::array<std::byte, k_blob_body_size> body{};
+  SLIM_TRY_VOID(channel.read_exact(body));
+  SLIM_TRY(BlobHeader blob, decode_blob_body(body, m_options.limits));
+  if (blob.offset != offset || blob.total_size != size) {
+    return Unexpected(TransferError{TransferErrc::k_protocol, "peer " + peer.to_string() + " answered another range"});
+  }
+  return opened;
+}
+
 Expected<void, TransferError> TransferClient::striped(const Endpoint& peer, const BlobId& id, int cancel_fd,
                                                       std::uint64_t size, FetchResult& result) {
   SLIM_TRY(const std::uint64_t offset, m_store.begin(id, size));  // the write stays open until finish/abort
@@ -232,15 +328,14 @@ Expected<void, TransferError> TransferClient::striped(const Endpoint& peer, cons
   std::vector<Expected<std::uint64_t, TransferError>> outcomes(n, std::uint64_t{0});
   std::vector<std::string> suites(n);
   auto run_range = [&](std::size_t i, const Sink& sink) -> Expected<std::uint64_t, TransferError> {
-    SLIM_TRY(RangeChannel range, open_range(m_context, peer, id, bounds[i], bounds[i + 1] - bounds[i], size, m_options,
-                                            cancel_fd));
+    SLIM_TRY(Opened range, open_range(peer, id, bounds[i], bounds[i + 1] - bounds[i], size, cancel_fd));
     suites[i] = range.channel->ciphersuite();
     auto got = pump(*range.channel, peer, bounds[i], bounds[i + 1], m_options, sink);
     if (!got) {
       range.channel->abort();
       return got;
     }
-    range.channel->close();
+    release(peer, range);
     return got;
   };
   std::vector<std::thread> threads;
@@ -283,24 +378,29 @@ Expected<void, TransferError> TransferClient::striped(const Endpoint& peer, cons
 
 Expected<InfoBody, TransferError> TransferClient::stat_expert(const Endpoint& peer, std::uint32_t layer,
                                                               std::uint32_t expert, int cancel_fd) {
-  SLIM_TRY(auto channel, connect_channel(m_context, peer, m_options.io_timeout, cancel_fd));
   GetRequest request;
   request.version = k_protocol_version_2;
   request.type = RequestType::k_stat_expert;
   request.layer = layer;
   request.expert = expert;
-  SLIM_TRY_VOID(channel->write_all(encode_request(request)));
-  std::array<std::byte, k_frame_header_size> head_bytes{};
-  SLIM_TRY_VOID(channel->read_exact(head_bytes));
-  SLIM_TRY(FrameHeader head, decode_frame_header(head_bytes, m_options.limits));
-  if (head.type == FrameType::k_error) return Unexpected(peer_error(*channel, head, peer));
-  if (head.type != FrameType::k_info) {
+  SLIM_TRY(Opened opened, open_request(peer, request, cancel_fd));
+  TlsChannel& channel = *opened.channel;
+  if (opened.head.type == FrameType::k_error) {
+    auto error = peer_error(channel, opened.head, peer);
+    if (error.code == TransferErrc::k_not_found) {
+      release(peer, opened);  // a session survives a miss
+    } else {
+      channel.close();
+    }
+    return Unexpected(std::move(error));
+  }
+  if (opened.head.type != FrameType::k_info) {
     return Unexpected(TransferError{TransferErrc::k_protocol, "peer " + peer.to_string() + " did not answer with INFO"});
   }
   std::array<std::byte, k_info_body_size> body{};
-  SLIM_TRY_VOID(channel->read_exact(body));
+  SLIM_TRY_VOID(channel.read_exact(body));
   SLIM_TRY(InfoBody info, decode_info_body(body, m_options.limits));
-  channel->close();
+  release(peer, opened);
   return info;
 }
 

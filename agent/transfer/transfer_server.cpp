@@ -24,7 +24,8 @@ Expected<std::unique_ptr<TransferServer>, TransferError> TransferServer::start(s
   }
   server->m_cancel_read = fds[0];
   server->m_cancel_write = fds[1];
-  for (std::size_t i = 0; i < server->m_options.max_parallel; ++i) {
+  const std::size_t workers = std::max(server->m_options.max_sessions, server->m_options.max_parallel);
+  for (std::size_t i = 0; i < workers; ++i) {
     server->m_workers.emplace_back([s = server.get()] { s->worker(); });
   }
   return server;
@@ -76,69 +77,123 @@ void TransferServer::serve(TcpSocket socket) {
     return;
   }
   TlsChannel& channel = **channel_or;
-  auto reply_error = [&](TransferErrc code, const std::string& message) {
+  constexpr std::uint64_t k_max_session_requests = 1u << 20;  // bounds the session loop
+  for (std::uint64_t served = 0; served < k_max_session_requests && !m_stopping.load(); ++served) {
+    // The first request is due within the I/O timeout; later ones within the idle timeout.
+    channel.set_io(served == 0 ? m_options.io_timeout : m_options.session_idle_timeout, m_cancel_read);
+    std::array<std::byte, k_request_size_v2> raw{};
+    const bool got = channel.read_exact(std::span(raw.data(), k_request_size)).has_value();
+    channel.set_io(m_options.io_timeout, m_cancel_read);
+    if (!got) return channel.close();  // the client ended the session (or went idle)
+    if (served > 0) {
+      std::lock_guard lock(m_stats_mutex);
+      ++m_stats.session_reuses;
+    }
+    auto reply_error = [&](const TransferError& error) {
+      {
+        std::lock_guard lock(m_stats_mutex);
+        ++m_stats.errors_sent;
+      }
+      (void)channel.write_all(encode_error_frame(error.code, error.message));
+      channel.close();
+    };
+    auto size = request_size(std::span(raw.data(), k_request_size));
+    if (!size) return reply_error(size.error());
+    if (*size > k_request_size && !channel.read_exact(std::span(raw.data() + k_request_size, *size - k_request_size)))
+      return;
+    auto request = decode_request(std::span(raw.data(), *size));
+    if (!request) return reply_error(request.error());
+    if (answer(channel, *request) == Next::k_end) return;
+  }
+  channel.close();
+}
+
+TransferServer::Next TransferServer::answer(TlsChannel& channel, const GetRequest& request) {
+  const bool session = request.version >= k_protocol_version_3;
+  // Versions 1 and 2: wait for the client to close first (bounded by the timeout) so the
+  // answer is not lost to a reset; a read of 1 byte ends with k_disconnected when it does.
+  auto finish = [&]() -> Next {
+    if (session) return Next::k_more;
+    std::array<std::byte, 1> ignored{};
+    (void)channel.read_exact(ignored);
+    channel.close();
+    return Next::k_end;
+  };
+  auto reply_error = [&](TransferErrc code, const std::string& message) -> Next {
     {
       std::lock_guard lock(m_stats_mutex);
       ++m_stats.errors_sent;
     }
-    (void)channel.write_all(encode_error_frame(code, message));
+    if (!channel.write_all(encode_error_frame(code, message))) return Next::k_end;
+    // A session survives a miss; any other error ends the connection.
+    if (session && code == TransferErrc::k_not_found) return Next::k_more;
     channel.close();
+    return Next::k_end;
   };
-  std::array<std::byte, k_request_size_v2> raw{};
-  if (!channel.read_exact(std::span(raw.data(), k_request_size))) return;
-  auto size = request_size(std::span(raw.data(), k_request_size));
-  if (!size) return reply_error(size.error().code, size.error().message);
-  if (*size > k_request_size && !channel.read_exact(std::span(raw.data() + k_request_size, *size - k_request_size))) return;
-  auto request = decode_request(std::span(raw.data(), *size));
-  if (!request) return reply_error(request.error().code, request.error().message);
-  if (request->type == RequestType::k_stat_expert) {
+  if (request.type == RequestType::k_stat_expert) {
     {
       std::lock_guard lock(m_stats_mutex);
       ++m_stats.stat_requests;
       m_stats.last_ciphersuite = channel.ciphersuite();
     }
-    const auto info = m_options.expert_lookup ? m_options.expert_lookup(request->layer, request->expert) : std::nullopt;
+    const auto info = m_options.expert_lookup ? m_options.expert_lookup(request.layer, request.expert) : std::nullopt;
     if (!info) {
-      return reply_error(TransferErrc::k_not_found, "no expert " + std::to_string(request->layer) + "/" +
-                                                        std::to_string(request->expert) + " here");
+      return reply_error(TransferErrc::k_not_found, "no expert " + std::to_string(request.layer) + "/" +
+                                                        std::to_string(request.expert) + " here");
     }
-    if (!channel.write_all(encode_info_frame(*info))) return;
-    std::array<std::byte, 1> ignored{};
-    (void)channel.read_exact(ignored);  // the client closes first (bounded by the timeout)
-    channel.close();
-    return;
+    if (!channel.write_all(encode_info_frame(*info))) return Next::k_end;
+    return finish();
   }
   {
     std::lock_guard lock(m_stats_mutex);
     ++m_stats.requests;
-    m_stats.requested_offsets.push_back(request->offset);
+    m_stats.requested_offsets.push_back(request.offset);
     m_stats.last_ciphersuite = channel.ciphersuite();
   }
-  const auto total = m_store.size(request->id);
-  if (!total) return reply_error(TransferErrc::k_not_found, "no blob " + request->id.hex());
-  if (request->offset > *total || request->length > *total - request->offset) {
-    return reply_error(TransferErrc::k_protocol, "range from " + std::to_string(request->offset) + " (length " +
-                                                     std::to_string(request->length) + ") is past the blob's size " +
+  const auto total = m_store.size(request.id);
+  if (!total) return reply_error(TransferErrc::k_not_found, "no blob " + request.id.hex());
+  if (request.offset > *total || request.length > *total - request.offset) {
+    return reply_error(TransferErrc::k_protocol, "range from " + std::to_string(request.offset) + " (length " +
+                                                     std::to_string(request.length) + ") is past the blob's size " +
                                                      std::to_string(*total));
   }
-  const std::uint64_t end = request->length == 0 ? *total : request->offset + request->length;
-  if (!channel.write_all(encode_blob_frame(BlobHeader{*total, request->offset, m_options.chunk_size}, request->version)))
-    return;
-  // One buffer holds the frame header and the chunk so each chunk is one write.
-  std::vector<std::byte> buffer(k_frame_header_size + m_options.chunk_size);
-  std::uint64_t offset = request->offset;
+  const std::uint64_t end = request.length == 0 ? *total : request.offset + request.length;
+  // One buffer holds the BLOB frame, or a CHUNK frame header and its bytes, so each is one
+  // TLS write; a blob that fits one chunk goes out with its BLOB and END in one write.
+  const auto blob_frame = encode_blob_frame(BlobHeader{*total, request.offset, m_options.chunk_size}, request.version);
+  const auto end_frame = encode_frame_header(FrameType::k_end, 0);
+  const bool single = end - request.offset <= m_options.chunk_size && end > request.offset;
+  std::vector<std::byte> buffer(blob_frame.size() + k_frame_header_size + m_options.chunk_size + end_frame.size());
+  std::uint64_t offset = request.offset;
   std::uint64_t chunks = 0;
+  std::size_t lead = 0;  // bytes before the chunk header in the buffer (the BLOB frame, once)
+  if (single) {
+    std::memcpy(buffer.data(), blob_frame.data(), blob_frame.size());
+    lead = blob_frame.size();
+  } else if (!channel.write_all(blob_frame)) {
+    return Next::k_end;
+  }
   while (offset < end) {
-    if (m_stopping.load()) return channel.abort();
+    if (m_stopping.load()) {
+      channel.abort();
+      return Next::k_end;
+    }
     const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(m_options.chunk_size, end - offset));
-    auto got = m_store.read(request->id, offset, std::span(buffer.data() + k_frame_header_size, want));
+    std::byte* chunk_at = buffer.data() + lead;
+    auto got = m_store.read(request.id, offset, std::span(chunk_at + k_frame_header_size, want));
     if (!got || *got != want) {
       return reply_error(TransferErrc::k_io, got ? "the blob shrank while being served" : got.error().message);
     }
     const auto head = encode_frame_header(FrameType::k_chunk, static_cast<std::uint32_t>(want));
-    std::memcpy(buffer.data(), head.data(), head.size());
+    std::memcpy(chunk_at, head.data(), head.size());
+    std::size_t frame_bytes = lead + k_frame_header_size + want;
+    if (single) {
+      std::memcpy(buffer.data() + frame_bytes, end_frame.data(), end_frame.size());
+      frame_bytes += end_frame.size();
+    }
     if (m_options.limiter != nullptr) m_options.limiter->acquire(want);
-    if (!channel.write_all(std::span(buffer.data(), k_frame_header_size + want))) return;
+    if (!channel.write_all(std::span(buffer.data(), frame_bytes))) return Next::k_end;
+    lead = 0;
     offset += want;
     ++chunks;
     {
@@ -151,16 +206,14 @@ void TransferServer::serve(TcpSocket socket) {
         std::lock_guard lock(m_stats_mutex);
         ++m_stats.cut_connections;
       }
-      return channel.abort();
+      channel.abort();
+      return Next::k_end;
     }
   }
-  const auto end_frame = encode_frame_header(FrameType::k_end, 0);
-  if (!channel.write_all(end_frame)) return;
-  // Wait for the client to close first (bounded by the timeout) so the END is not lost to
-  // a reset; a read of 1 byte ends with k_disconnected when it does.
-  std::array<std::byte, 1> ignored{};
-  (void)channel.read_exact(ignored);
-  channel.close();
+  if (!single || end == request.offset) {
+    if (!channel.write_all(end_frame)) return Next::k_end;
+  }
+  return finish();
 }
 
 }  // namespace slimcache::agent::transfer

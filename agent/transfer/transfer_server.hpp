@@ -2,9 +2,12 @@
 // Serves blobs from a BlobStore to peers: GET(id, offset[, length]) -> BLOB, CHUNK*, END,
 // and (version 2) STAT_EXPERT(layer, expert) -> INFO through `expert_lookup` (protocol.hpp).
 //
-// Threads: start() spawns `max_parallel` worker threads; each accepts one connection at a
-// time and serves it to the end, so at most max_parallel transfers are served at once and
-// further peers wait in the listen backlog (their connect succeeds, their handshake waits).
+// Threads: start() spawns `max_sessions` worker threads (max_parallel when 0); each accepts
+// one connection at a time and serves it to the end, so at most that many connections are
+// served at once and further peers wait in the listen backlog (their connect succeeds, their
+// handshake waits). A version 3 request keeps its connection open as a session: the worker
+// then reads the next request, until the client closes, a request of version 1 or 2, an
+// error other than not_found, or `session_idle_timeout` without a request.
 // Every network step is bounded by io_timeout. stop() (and the destructor) wakes every
 // worker through a cancel pipe, cuts transfers in progress and joins; it is idempotent.
 // The shared RateLimiter (optional, not owned) limits the bytes sent by all workers.
@@ -29,6 +32,8 @@ struct ServerOptions {
   std::string bind_address = "127.0.0.1";
   std::uint16_t port = 0;  // 0 = any free port (see TransferServer::port)
   std::size_t max_parallel = 4;
+  std::size_t max_sessions = 0;              // connections served at once; 0 = max_parallel
+  IoTimeout session_idle_timeout{2000};      // a version 3 session without a request is closed
   std::uint32_t chunk_size = k_default_chunk_size;
   IoTimeout io_timeout{10000};
   RateLimiter* limiter = nullptr;
@@ -44,6 +49,7 @@ struct ServerStats {
   std::uint64_t connections = 0;
   std::uint64_t handshake_failures = 0;
   std::uint64_t requests = 0;
+  std::uint64_t session_reuses = 0;  // requests answered on a connection that had answered one
   std::uint64_t stat_requests = 0;
   std::uint64_t chunks_sent = 0;
   std::uint64_t bytes_sent = 0;  // blob bytes (payload of CHUNK frames)
@@ -71,6 +77,8 @@ class TransferServer {
       : m_context(std::move(context)), m_store(store), m_options(std::move(options)) {}
   void worker();
   void serve(TcpSocket socket);
+  enum class Next { k_more, k_end };
+  Next answer(TlsChannel& channel, const GetRequest& request);
 
   std::shared_ptr<TlsContext> m_context;
   BlobStore& m_store;

@@ -85,6 +85,19 @@ int main(int argc, char** argv) {
             << view.begin()->second.epoch << " settled " << t_settled - t_load << " s later); " << copies
             << " expert copies on the other nodes; unheld experts: " << cluster_obs::unheld(view, total).size() << "\n";
 
+  {
+    std::uint64_t fetched = 0, handshakes = 0, reuses = 0;
+    for (std::size_t i = 0; i < static_cast<std::size_t>(nodes); ++i) {
+      if (auto t = c.call(i, "transfers", {}, 2s)) {
+        fetched += t->value("completed", std::uint64_t{0});
+        handshakes += t->value("connections_opened", std::uint64_t{0});
+        reuses += t->value("session_reuses", std::uint64_t{0});
+      }
+    }
+    std::cout << "transfers: " << fetched << " experts fetched over " << handshakes << " TLS handshakes (" << reuses
+              << " requests on a reused session)\n";
+  }
+
   const auto epoch = view.begin()->second.epoch;
   const auto t_kill = Clock::now();
   c.kill(static_cast<std::size_t>(nodes / 2), SIGKILL);

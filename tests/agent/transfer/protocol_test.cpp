@@ -33,12 +33,41 @@ TEST(TransferProtocol, RequestRoundTripsIdAndOffset) {
 
 TEST(TransferProtocol, RequestOfAnotherVersionIsRejectedAsUnsupported) {
   auto bytes = encode_request(GetRequest{k_protocol_version, sample_id(), 0});
-  bytes[4] = std::byte{3};
+  bytes[4] = std::byte{4};
 
   auto sut = decode_request(bytes);
 
   ASSERT_FALSE(sut.has_value());
   EXPECT_EQ(sut.error().code, TransferErrc::k_unsupported_version);
+}
+
+TEST(TransferProtocol, Version3SessionRequestsHaveTheVersion2LayoutAndRoundTrip) {
+  GetRequest stat;
+  stat.version = k_protocol_version_3;
+  stat.type = RequestType::k_stat_expert;
+  stat.layer = 47;
+  stat.expert = 127;
+  const GetRequest range{k_protocol_version_3, sample_id(), 4096, 1 << 20};
+
+  const auto stat_bytes = encode_request(stat);
+  const auto range_bytes = encode_request(range);
+  auto sut_stat = decode_request(stat_bytes);
+  auto sut_range = decode_request(range_bytes);
+
+  EXPECT_EQ(stat_bytes.size(), k_request_size_v2);
+  EXPECT_EQ(request_size(std::span(range_bytes).first(k_request_size)).value(), k_request_size_v2);
+  ASSERT_TRUE(sut_stat.has_value());
+  EXPECT_EQ(sut_stat->version, k_protocol_version_3);
+  EXPECT_EQ(sut_stat->type, RequestType::k_stat_expert);
+  EXPECT_EQ(sut_stat->layer, 47u);
+  EXPECT_EQ(sut_stat->expert, 127u);
+  ASSERT_TRUE(sut_range.has_value());
+  EXPECT_EQ(sut_range->offset, 4096u);
+  EXPECT_EQ(sut_range->length, 1u << 20);
+  const auto blob_frame = encode_blob_frame(BlobHeader{10, 0, 4096}, k_protocol_version_3);
+  auto blob = decode_blob_body(std::span(blob_frame).subspan(k_frame_header_size), Limits{});
+  ASSERT_TRUE(blob.has_value());
+  EXPECT_EQ(blob->total_size, 10u);
 }
 
 TEST(TransferProtocol, Version2RangeRequestRoundTripsAndVersion1StaysFortyEightBytes) {
