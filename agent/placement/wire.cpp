@@ -141,12 +141,25 @@ Expected<ClientStatsValue, WireError> decode_stats(std::string_view text, const 
   return out;
 }
 
+namespace {
+
+// At most `max` bytes of `s`, cut at a character boundary: `s` came out of the JSON parser as
+// valid UTF-8, and a cut through a character would make the value unencodable.
+std::string bounded_text(const std::string& s, std::size_t max) {
+  if (s.size() <= max) return s;
+  std::size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xc0) == 0x80) --cut;
+  return s.substr(0, cut);
+}
+
+}  // namespace
+
 Expected<EpochValue, WireError> decode_epoch(std::string_view text) {
   SLIM_TRY(auto j, parse(text));
   SLIM_TRY(auto epoch, number(j, "epoch", 0.0, 9e15));
   EpochValue out;
   out.epoch = static_cast<std::uint64_t>(epoch);
-  if (const auto it = j.find("cause"); it != j.end() && it->is_string()) out.cause = it->get<std::string>().substr(0, 200);
+  if (const auto it = j.find("cause"); it != j.end() && it->is_string()) out.cause = bounded_text(it->get<std::string>(), 200);
   return out;
 }
 
@@ -155,7 +168,11 @@ Expected<PlacementValue, WireError> decode_placement(std::string_view text, cons
   PlacementValue out;
   SLIM_TRY(auto epoch, number(j, "epoch", 0.0, 9e15));
   out.epoch = static_cast<std::uint64_t>(epoch);
-  if (const auto it = j.find("digest"); it != j.end() && it->is_string()) out.digest = it->get<std::string>().substr(0, 64);
+  if (const auto it = j.find("digest"); it != j.end() && it->is_string()) {
+    // A digest is hex; anything else is dropped (it is only shown, never trusted).
+    const auto& d = it->get_ref<const std::string&>();
+    if (d.size() <= 64 && d.find_first_not_of("0123456789abcdef") == std::string::npos) out.digest = d;
+  }
   SLIM_TRY(auto experts, id_list(j, "experts", shape.total()));
   out.experts = std::move(experts);
   if (j.contains("gain_s")) {

@@ -58,6 +58,20 @@ TEST(PlacementWire, PlacementRoundTripSortsAndRejectsRepeats) {
   EXPECT_FALSE(decode_placement(R"({"epoch":-1,"experts":[]})", k_shape).has_value());
 }
 
+TEST(PlacementWire, LongTextIsCutAtACharacterAndStaysEncodable) {
+  // A fuzz finding: a 200-byte cut through a multi-byte character made encode() throw.
+  const std::string cause = std::string(199, 'x') + "\u00e9tail";
+
+  auto sut = decode_epoch(encode(EpochValue{3, cause}));
+
+  ASSERT_TRUE(sut.has_value()) << sut.error().message;
+  EXPECT_EQ(sut->cause, std::string(199, 'x'));
+  EXPECT_NO_THROW((void)encode(*sut));
+  auto placement = decode_placement(R"({"epoch":1,"digest":"\u00e9\u00e9","experts":[]})", k_shape);
+  ASSERT_TRUE(placement.has_value());
+  EXPECT_EQ(placement->digest, "");
+}
+
 TEST(PlacementWire, HoldingsBitmapRoundTrips) {
   HoldingsValue v{{0, 3, 4, 17}, true, 7947, 7948};
 
