@@ -243,6 +243,9 @@ std::vector<FieldSpec> build_schema() {
        SLIM_REF(gossip.timing.dead_node_grace)});
   add({"gossip.max_packet_size", K::k_integer, R::k_restart, 512, 1400, {}, {},
        "Largest UDP gossip packet in bytes.", SLIM_REF(gossip.max_packet_size)});
+  add({"gossip.max_members", K::k_integer, R::k_restart, 2, 65536, {}, {},
+       "Largest member table (this node, and dead members until reaped, included). Beyond it new nodes are refused, logged (rate-limited) and counted; known members are unaffected.",
+       SLIM_REF(gossip.max_members)});
   // cluster
   add({"cluster.label", K::k_string, R::k_restart, 0, 255, {}, {},
        "Cluster label carried by every packet: nodes with different labels ignore each other.",

@@ -71,6 +71,7 @@ struct DaemonConfig {
     std::string profile = "lan";
     GossipTiming timing;
     std::uint32_t max_packet_size = 1400;
+    std::uint32_t max_members = 1024;     // member table entries, this node and dead ones included
   } gossip;
   struct Cluster {
     std::string label;

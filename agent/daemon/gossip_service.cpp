@@ -38,6 +38,7 @@ gossip::GossipConfig gossip_config_for(const config::DaemonConfig& c) {
   g.push_pull_interval = t.push_pull_interval;
   g.gossip_to_the_dead = t.dead_node_grace;
   g.packet_size = c.gossip.max_packet_size;
+  g.max_members = c.gossip.max_members;
   return g;
 }
 
@@ -93,6 +94,8 @@ Expected<void, std::string> GossipService::start() {
   counter("slimcache_gossip_bytes_sent", "Gossip bytes sent", &gossip::Counters::bytes_sent);
   counter("slimcache_gossip_messages_received", "Gossip messages received", &gossip::Counters::messages_received);
   counter("slimcache_gossip_probe_failures", "Probes that ended in a suspicion", &gossip::Counters::probe_failures);
+  counter("slimcache_gossip_members_refused", "New members refused because the member table was full (gossip.max_members)",
+          &gossip::Counters::members_refused);
   SLIM_LOG(m_log, LogLevel::k_notice) << "gossip on " << m_agent->address() << " (" << m_config.gossip.profile
                                       << " profile), " << m_config.cluster.seeds.size() << " seed(s)";
   return {};
@@ -100,6 +103,12 @@ Expected<void, std::string> GossipService::start() {
 
 void GossipService::on_event(const gossip::Event& e) {
   if (e.kind == gossip::EventKind::state_change) return;  // frequent; read through peer_state
+  if (e.kind == gossip::EventKind::member_refused) {  // at most one per GossipNode::k_refusal_report_interval
+    SLIM_LOG(m_log, LogLevel::k_warning) << "member table full (gossip.max_members = " << m_config.gossip.max_members
+                                         << "): refused " << e.version << " new member(s), latest " << e.node
+                                         << "; known members are unaffected";
+    return;
+  }
   const auto level = e.kind == gossip::EventKind::member_dead ? LogLevel::k_warning : LogLevel::k_notice;
   SLIM_LOG(m_log, level) << "member " << e.node << ": " << gossip::to_string(e.kind);
   m_metrics.counter("slimcache_gossip_member_events_total", "Membership events by kind",

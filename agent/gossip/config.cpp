@@ -87,6 +87,7 @@ const char* to_string(EventKind k) {
     case EventKind::member_left: return "left";
     case EventKind::member_reaped: return "reaped";
     case EventKind::state_change: return "state";
+    case EventKind::member_refused: return "refused";
   }
   return "?";
 }

@@ -37,6 +37,9 @@ struct GossipConfig {
   std::size_t packet_size = 1400;             // datagram size, after encryption
   std::size_t stream_max = 16u << 20;         // largest push-pull frame
   std::size_t broadcast_queue_max = 4096;
+  // Entries of the member table (self, alive, suspect, dead and left until reaped). A node
+  // not yet known is refused while the table is full; known members are never affected.
+  std::size_t max_members = 1024;
 
   [[nodiscard]] static GossipConfig lan(std::string name, Address address);
   [[nodiscard]] static GossipConfig wan(std::string name, Address address);

@@ -111,6 +111,15 @@ std::vector<const GossipNode::Member*> GossipNode::next_gossip_targets(int k, Pr
   return out;
 }
 
+void GossipNode::refuse_member(const std::string& name, TimePoint now) {
+  ++m_counters.members_refused;
+  ++m_refused_unreported;
+  if (m_last_refusal_report && now - *m_last_refusal_report < k_refusal_report_interval) return;
+  emit(EventKind::member_refused, name, now, {}, m_refused_unreported);
+  m_refused_unreported = 0;
+  m_last_refusal_report = now;
+}
+
 void GossipNode::emit(EventKind kind, const std::string& node, TimePoint now, const std::string& key, std::uint64_t version) {
   m_events.push_back(Event{kind, node, key, version, now});
 }
@@ -234,10 +243,14 @@ std::vector<Outgoing> GossipNode::on_packet(const Address& from, std::span<const
   m_counters.unknown_messages += packet->unknown_messages;
   const std::string& sender = packet->envelope.sender;
   if (sender == m_config.name) return drop(DropReason::replayed);  // our own packet reflected back
+  // Replay windows of senders that are not members are forgotten once the map reaches twice
+  // the member limit, so refused (or made-up) senders cannot grow it without bound.
+  if (m_replay.size() >= 2 * m_config.max_members && !m_replay.contains(sender))
+    std::erase_if(m_replay, [this](const auto& entry) { return find(entry.first) == nullptr; });
   if (!m_replay[sender].accept(packet->envelope.epoch, packet->envelope.seq)) return drop(DropReason::replayed);
   // A member we have never heard of: pull its view (rate-limited), so a lost join
   // announcement does not wait for the next periodic push-pull.
-  if (find(sender) == nullptr && channel == Channel::datagram) {
+  if (find(sender) == nullptr && channel == Channel::datagram && !table_full()) {
     auto [it, fresh] = m_discovery.try_emplace(sender, now);
     if (fresh || now - it->second >= m_config.probe_interval) {
       it->second = now;
@@ -344,6 +357,7 @@ void GossipNode::handle_alive(const Alive& a, TimePoint now) {
   }
   Member* m = find(a.node);
   if (m == nullptr) {
+    if (table_full()) return refuse_member(a.node, now);
     add_member(a.node, a.address, a.incarnation, now);
     broadcast(a.node, a);
     return;

@@ -16,6 +16,13 @@
 // channel exchanges full membership and state digests every push_pull_interval (scaled
 // above 32 nodes like Serf) and on join. Dead members are reaped after gossip_to_the_dead.
 //
+// Member limit: the table holds at most config.max_members entries (self and members not
+// yet reaped). While it is full, a node not in it is refused (counted in
+// Counters::members_refused; a member_refused event at most every
+// k_refusal_report_interval) and no discovery push-pull is started for unknown senders;
+// members already in the table are handled exactly as before. Replay windows of senders
+// that are not members are dropped when there are 2 x max_members of them.
+//
 // Security: every packet is sealed with the keyring (keyring.hpp) under the cluster label
 // and carries (sender, epoch, seq); packets that fail to open, to decode, or that replay
 // a seen (sender, epoch, seq) are dropped and counted by reason.
@@ -45,6 +52,8 @@ namespace slimcache::agent::gossip {
 
 class GossipNode {
  public:
+  static constexpr Duration k_refusal_report_interval = std::chrono::seconds(10);
+
   // seed drives every random choice (and nonces); epoch must grow across restarts of the
   // same node name (for example the Unix time at start).
   GossipNode(GossipConfig config, Keyring keyring, std::uint64_t seed, std::uint64_t epoch, TimePoint now);
@@ -147,6 +156,8 @@ class GossipNode {
   std::vector<const Member*> random_members(int k, Pred pred);
   template <typename Pred>
   std::vector<const Member*> next_gossip_targets(int k, Pred pred);
+  void refuse_member(const std::string& name, TimePoint now);
+  [[nodiscard]] bool table_full() const { return m_nodes.size() >= m_config.max_members; }
   void emit(EventKind kind, const std::string& node, TimePoint now, const std::string& key = {}, std::uint64_t version = 0);
   static bool live(MemberState s) { return s == MemberState::alive || s == MemberState::suspect; }
 
@@ -187,6 +198,8 @@ class GossipNode {
   TimePoint m_next_reap{};
   TimePoint m_last_gossip{};
   std::unordered_map<std::string, TimePoint> m_discovery;  // unknown senders we pulled from
+  std::uint64_t m_refused_unreported = 0;
+  std::optional<TimePoint> m_last_refusal_report;
 };
 
 }  // namespace slimcache::agent::gossip

@@ -80,6 +80,7 @@ struct Counters {
   std::uint64_t refutes = 0;          // times this node refuted a suspicion of itself
   std::uint64_t state_syncs = 0;      // Scuttlebutt digest exchanges started
   std::uint64_t unknown_messages = 0; // message types from a newer version, skipped
+  std::uint64_t members_refused = 0;  // new members not added: the table held max_members
   std::array<std::uint64_t, static_cast<std::size_t>(DropReason::count_)> drops{};
   [[nodiscard]] std::uint64_t drop_count(DropReason r) const { return drops[static_cast<std::size_t>(r)]; }
 };
@@ -92,6 +93,8 @@ enum class EventKind : std::uint8_t {
   member_left,
   member_reaped,   // removed after the dead grace period; its state is gone
   state_change,    // a complete new value of (node, key) is available
+  member_refused,  // a new member was not added (table full); at most one per
+                   // GossipNode::k_refusal_report_interval, `version` = refusals since the last one
 };
 [[nodiscard]] const char* to_string(EventKind k);
 
