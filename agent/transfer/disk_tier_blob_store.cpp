@@ -60,23 +60,70 @@ Expected<std::size_t, TransferError> DiskTierBlobStore::read(const BlobId& id, s
   return n;
 }
 
-std::uint64_t DiskTierBlobStore::partial_size(const BlobId& id) const { return m_staging.partial_size(id); }
+std::uint64_t DiskTierBlobStore::partial_size(const BlobId& id) const {
+  {
+    std::lock_guard lock(m_mutex);
+    if (auto it = m_in_memory.find(id); it != m_in_memory.end()) return it->second.bytes.size();
+  }
+  return m_staging.partial_size(id);
+}
 
 Expected<std::uint64_t, TransferError> DiskTierBlobStore::begin(const BlobId& id, std::uint64_t expected_size) {
   if (!m_key_of(id)) {
     return Unexpected(TransferError{TransferErrc::k_invalid_argument, "blob " + id.hex() + " is not a known expert"});
   }
+  if (expected_size <= k_memory_stage_bytes && m_staging.partial_size(id) == 0) {
+    std::lock_guard lock(m_mutex);
+    auto [it, fresh] = m_in_memory.try_emplace(id);
+    if (!fresh) return Unexpected(TransferError{TransferErrc::k_busy, "blob " + id.hex() + " is already being written"});
+    it->second.expected = expected_size;
+    it->second.bytes.reserve(static_cast<std::size_t>(expected_size));
+    return std::uint64_t{0};
+  }
   return m_staging.begin(id, expected_size);
 }
 
 Expected<void, TransferError> DiskTierBlobStore::append(const BlobId& id, std::span<const std::byte> bytes) {
+  {
+    std::lock_guard lock(m_mutex);
+    if (auto it = m_in_memory.find(id); it != m_in_memory.end()) {
+      MemoryStage& stage = it->second;
+      if (bytes.size() > stage.expected - stage.bytes.size()) {
+        return Unexpected(TransferError{TransferErrc::k_protocol, "more bytes than the announced size"});
+      }
+      stage.bytes.insert(stage.bytes.end(), bytes.begin(), bytes.end());
+      stage.hash.update(bytes);
+      return {};
+    }
+  }
   return m_staging.append(id, bytes);
 }
 
 Expected<void, TransferError> DiskTierBlobStore::finish(const BlobId& id) {
-  // Verifies SHA-256 (a mismatch discards the partial) and hands the bytes over without a
-  // sync in staging: the tier's put makes them durable before they are served.
-  SLIM_TRY(std::vector<std::byte> payload, m_staging.take(id));
+  std::vector<std::byte> payload;
+  bool in_memory = false;
+  {
+    std::lock_guard lock(m_mutex);
+    if (auto it = m_in_memory.find(id); it != m_in_memory.end()) {
+      MemoryStage stage = std::move(it->second);
+      m_in_memory.erase(it);
+      in_memory = true;
+      if (stage.bytes.size() != stage.expected) {
+        return Unexpected(TransferError{TransferErrc::k_protocol, "blob is incomplete: " + std::to_string(stage.bytes.size()) +
+                                                                      " of " + std::to_string(stage.expected) + " bytes"});
+      }
+      if (const BlobId got = stage.hash.digest(); got != id) {
+        return Unexpected(TransferError{TransferErrc::k_verify_failed,
+                                        "SHA-256 of the received bytes is " + got.hex() + ", expected " + id.hex()});
+      }
+      payload = std::move(stage.bytes);
+    }
+  }
+  if (!in_memory) {
+    // Verifies SHA-256 (a mismatch discards the partial) and hands the bytes over without a
+    // sync in staging: the tier's put makes them durable before they are served.
+    SLIM_TRY(payload, m_staging.take(id));
+  }
   const auto key = m_key_of(id);
   if (!key) return Unexpected(TransferError{TransferErrc::k_invalid_argument, "blob " + id.hex() + " is no longer a known expert"});
   auto put = m_tier.put(*key, payload);
@@ -84,6 +131,12 @@ Expected<void, TransferError> DiskTierBlobStore::finish(const BlobId& id) {
   return {};
 }
 
-void DiskTierBlobStore::abort(const BlobId& id, PartialMode mode) { m_staging.abort(id, mode); }
+void DiskTierBlobStore::abort(const BlobId& id, PartialMode mode) {
+  {
+    std::lock_guard lock(m_mutex);
+    if (m_in_memory.erase(id) > 0) return;  // small: refetched from the start
+  }
+  m_staging.abort(id, mode);
+}
 
 }  // namespace slimcache::agent::transfer

@@ -13,10 +13,16 @@
 // The tier can also be reached through TierAccess functions (the daemon's CacheService, which
 // owns the tier inside its CacheManager and serialises access to it): find, read and put.
 //
+// Small blobs (at most k_memory_stage_bytes, with no partial on disk) are staged in memory
+// instead: no staging files are created, synced or deleted (on this kind of blob, file
+// creation and deletion cost more than the transfer); they are verified the same way before
+// the put, and a disconnect drops them (a refetch is one round trip).
+//
 // Reads load the whole payload once and keep the most recent blob in memory (experts are
 // served chunk by chunk, in order); memory use is one expert per adapter.
 // Threads: thread-safe (one mutex around the cache; the tier and staging are thread-safe).
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -29,6 +35,7 @@ namespace slimcache::agent::transfer {
 
 class DiskTierBlobStore final : public BlobStore {
  public:
+  static constexpr std::uint64_t k_memory_stage_bytes = 4ull << 20;
   using KeyOf = std::function<std::optional<cache::ExpertKey>(const BlobId&)>;
   struct TierAccess {
     std::function<std::optional<cache::BlobInfo>(const cache::ExpertKey&)> find;
@@ -54,7 +61,13 @@ class DiskTierBlobStore final : public BlobStore {
   TierAccess m_tier;
   DirectoryBlobStore& m_staging;
   KeyOf m_key_of;
+  struct MemoryStage {
+    std::uint64_t expected = 0;
+    std::vector<std::byte> bytes;
+    Sha256Stream hash;
+  };
   mutable std::mutex m_mutex;
+  std::map<BlobId, MemoryStage> m_in_memory;  // small blobs being received
   mutable std::optional<BlobId> m_cached_id;
   mutable std::shared_ptr<const std::vector<std::byte>> m_cached;
 };

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <map>
 
 #include "agent/transfer/memory_blob_store.hpp"
@@ -94,6 +95,70 @@ TEST_F(DiskTierBlobStoreTest, UnknownBlobIdIsRefusedAtBegin) {
 
   ASSERT_FALSE(begun.has_value());
   EXPECT_EQ(begun.error().code, TransferErrc::k_invalid_argument);
+}
+
+TEST_F(DiskTierBlobStoreTest, SmallBlobsAreStagedInMemoryAndVerifiedBeforeThePut) {
+  const auto blob = random_blob(5000, 34);
+  const BlobId id = BlobId::of(blob);
+  const cache::ExpertKey key{"olmoe", 1, 2};
+  m_directory[id] = key;
+  auto sut = make_sut();
+  auto tampered = blob;
+  tampered[100] ^= std::byte{1};
+
+  ASSERT_EQ(sut.begin(id, blob.size()).value(), 0u);
+  ASSERT_TRUE(sut.append(id, std::span(tampered).first(3000)).has_value());
+  EXPECT_EQ(sut.partial_size(id), 3000u);
+  EXPECT_TRUE(std::filesystem::is_empty(std::filesystem::path(m_dir.str()) / "partial"));  // nothing on disk
+  ASSERT_TRUE(sut.append(id, std::span(tampered).subspan(3000)).has_value());
+  auto bad = sut.finish(id);
+  ASSERT_TRUE(sut.begin(id, blob.size()).has_value());
+  ASSERT_TRUE(sut.append(id, blob).has_value());
+  auto good = sut.finish(id);
+
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, TransferErrc::k_verify_failed);
+  ASSERT_TRUE(good.has_value()) << good.error().message;
+  EXPECT_EQ(m_tier->read(key).value(), blob);
+  EXPECT_EQ(sut.partial_size(id), 0u);
+  EXPECT_TRUE(std::filesystem::is_empty(std::filesystem::path(m_dir.str()) / "partial"));
+}
+
+TEST_F(DiskTierBlobStoreTest, ASmallBlobAbortedMidwayStartsAgainFromZero) {
+  const auto blob = random_blob(5000, 35);
+  const BlobId id = BlobId::of(blob);
+  m_directory[id] = cache::ExpertKey{"olmoe", 1, 3};
+  auto sut = make_sut();
+  ASSERT_TRUE(sut.begin(id, blob.size()).has_value());
+  ASSERT_TRUE(sut.append(id, std::span(blob).first(1000)).has_value());
+  auto busy = sut.begin(id, blob.size());
+
+  sut.abort(id, PartialMode::k_keep);
+
+  ASSERT_FALSE(busy.has_value());
+  EXPECT_EQ(busy.error().code, TransferErrc::k_busy);
+  EXPECT_EQ(sut.partial_size(id), 0u);
+  EXPECT_EQ(sut.begin(id, blob.size()).value(), 0u);
+}
+
+TEST_F(DiskTierBlobStoreTest, BlobsOverTheMemoryStageLimitAreStagedOnDiskAndResume) {
+  const auto blob = random_blob(DiskTierBlobStore::k_memory_stage_bytes + 4096, 36);
+  const BlobId id = BlobId::of(blob);
+  const cache::ExpertKey key{"olmoe", 2, 5};
+  m_directory[id] = key;
+  auto sut = make_sut();
+  ASSERT_TRUE(sut.begin(id, blob.size()).has_value());
+  ASSERT_TRUE(sut.append(id, std::span(blob).first(1 << 20)).has_value());
+  sut.abort(id, PartialMode::k_keep);
+
+  const auto resume = sut.begin(id, blob.size());
+  ASSERT_TRUE(resume.has_value()) << resume.error().message;
+  ASSERT_TRUE(sut.append(id, std::span(blob).subspan(1 << 20)).has_value());
+  auto finished = sut.finish(id);
+
+  EXPECT_EQ(*resume, 1u << 20);
+  ASSERT_TRUE(finished.has_value()) << finished.error().message;
+  EXPECT_EQ(m_tier->read(key).value(), blob);
 }
 
 }  // namespace
