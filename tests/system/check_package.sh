@@ -39,6 +39,7 @@ for f in ./usr/sbin/slimcached ./usr/bin/slimctl \
          ./usr/lib/systemd/system/slimcached.service \
          ./usr/lib/sysusers.d/slimcache.conf ./usr/lib/tmpfiles.d/slimcache.conf \
          ./usr/share/doc/slimcache/examples/slimcached.toml \
+         ./usr/share/doc/slimcache/copyright ./usr/share/doc/slimcache/changelog.gz \
          ./usr/share/man/man1/slimctl.1.gz ./usr/share/man/man8/slimcached.8.gz \
          ./usr/share/man/man5/slimcached.toml.5.gz \
          ./usr/share/bash-completion/completions/slimctl; do
