@@ -8,6 +8,7 @@
 #include <asio.hpp>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <numeric>
 #include <random>
@@ -65,8 +66,10 @@ std::optional<LocalCluster> LocalCluster::create(LocalClusterOptions options, st
   c.m_options = options;
   c.keep = options.keep;
   c.m_binary = find_slimcached(options.slimcached);
-  char tmpl[] = "/tmp/slimcache-cluster-XXXXXX";
-  if (::mkdtemp(tmpl) == nullptr) {
+  // $TMPDIR when set (the cluster benchmark keeps its files off a busy /tmp), else /tmp.
+  const char* tmpdir = std::getenv("TMPDIR");
+  std::string tmpl = std::string(tmpdir != nullptr && *tmpdir != '\0' ? tmpdir : "/tmp") + "/slimcache-cluster-XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) {
     error = "cannot create a temporary directory";
     return std::nullopt;
   }

@@ -4,7 +4,8 @@
 //   - start to a settled placement with every transfer done (and its parts)
 //   - after a SIGKILL of one server: time to detection, then detection to settled again
 //   - under stationary statistics, the most times any expert moved in 10 forced epochs
-// Usage: cluster_bench [--nodes N] [--slimcached PATH] [--hidden H --ffn F]
+// Usage: cluster_bench [--nodes N] [--slimcached PATH] [--hidden H --ffn F] [--keep 1]
+// (--keep 1 keeps the cluster directory with every node's log, as a failure does.)
 #include <signal.h>
 
 #include <cstring>
@@ -29,11 +30,13 @@ int main(int argc, char** argv) {
   int nodes = 8;
   std::uint32_t hidden = 32, ffn = 16;
   std::string binary;
+  bool keep = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--nodes")) nodes = std::atoi(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--slimcached")) binary = argv[i + 1];
     else if (!std::strcmp(argv[i], "--hidden")) hidden = static_cast<std::uint32_t>(std::atoi(argv[i + 1]));
     else if (!std::strcmp(argv[i], "--ffn")) ffn = static_cast<std::uint32_t>(std::atoi(argv[i + 1]));
+    else if (!std::strcmp(argv[i], "--keep")) keep = std::atoi(argv[i + 1]) != 0;
   }
   const std::uint32_t layers = 48, experts = 128, top_k = 8, total = layers * experts;
   cli::LocalClusterOptions o;
@@ -50,6 +53,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto& c = *created;
+  c.keep = keep;
+  if (keep) std::cout << "cluster_bench: keeping " << c.dir << "\n";
   const auto ckpt = c.dir / "checkpoint";
   model::write_checkpoint(ckpt, {model::Family::k_qwen3_moe, layers, experts, top_k, hidden, ffn, 4,
                                  slimcache::config::DType::k_bf16});
@@ -74,7 +79,26 @@ int main(int argc, char** argv) {
   }
   const double t_load = since(t0);
   std::map<std::string, cluster_obs::NodePlacement> view;
-  if (!c.wait_for([&] { return cluster_obs::all_settled(view = cluster_obs::observe(c), nodes, 1); }, 180s))
+  // Progress on stderr (every ~2 s): each node's epoch, what it holds of what it plans.
+  auto last_report = Clock::now();
+  auto report = [&] {
+    if (Clock::now() - last_report < 2s) return;
+    last_report = Clock::now();
+    std::cerr << "  " << static_cast<int>(since(t0)) << " s:";
+    for (const auto& [name, p] : view) {
+      std::size_t have = 0;
+      for (const auto g : p.planned) have += p.held.count(g);
+      std::cerr << " " << name << " e" << p.epoch << (p.settled ? "s " : " ") << have << "/" << p.planned.size();
+    }
+    std::cerr << "\n";
+  };
+  if (!c.wait_for(
+          [&] {
+            const bool done = cluster_obs::all_settled(view = cluster_obs::observe(c), nodes, 1);
+            report();
+            return done;
+          },
+          180s))
     return fail("no settled placement within 180 s", c);
   const double t_settled = since(t0);
   std::size_t copies = 0;
