@@ -20,7 +20,7 @@
 //     completing the sampled set with the best value per missing unit;
 //   - exact enumeration of all subsets when 2^E_l * (set work of the layer) is small.
 // Profiles are combined across layers with combine_exact or combine_fast (maxplus.hpp).
-// Combine::fast also peels with a branch-free scan (same order as the exact path).
+// Combine::fast also peels with block minima (the same order as the scan of the exact path).
 // Budget units: the expert size when sizes are uniform (the budget is then a
 // cardinality), else a common divisor, coarsened (sizes rounded up) so that a node has at
 // most 2^16 units; rounding up keeps every answer feasible.
