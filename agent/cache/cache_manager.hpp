@@ -109,6 +109,14 @@ class CacheManager {
   [[nodiscard]] Expected<void, CacheError> remove(std::uint32_t layer, std::uint32_t expert);
   [[nodiscard]] Expected<void, CacheError> quarantine(std::uint32_t layer, std::uint32_t expert, const std::string& reason);
   [[nodiscard]] Inventory inventory() const;
+  // One disk record without copying the whole inventory (the transfer server asks per request).
+  [[nodiscard]] std::optional<BlobInfo> find_on_disk(const ExpertKey& key) const { return m_disk->find(key); }
+  [[nodiscard]] std::optional<BlobInfo> find_on_disk_by_sha256(const Sha256& digest) const {
+    return m_disk->find_by_sha256(digest);
+  }
+  void for_each_on_disk(const std::function<void(const BlobInfo&)>& fn) const { m_disk->for_each(fn); }
+  [[nodiscard]] std::uint64_t disk_used_bytes() const { return m_disk->used_bytes(); }
+  [[nodiscard]] std::uint64_t disk_budget_bytes() const { return m_disk->budget_bytes(); }
   std::size_t reclaim_leases() { return m_memory->reclaim_leases(); }
   [[nodiscard]] const MemoryTier& memory_tier() const { return *m_memory; }
   // A peer sent this many payload bytes for one expert (called by whoever stores them).

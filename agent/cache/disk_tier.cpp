@@ -448,6 +448,18 @@ std::optional<BlobInfo> DiskTier::find(const ExpertKey& key) const {
   return it->second;
 }
 
+std::optional<BlobInfo> DiskTier::find_by_sha256(const Sha256& digest) const {
+  std::lock_guard lock(m_mutex);
+  for (const auto& [key, info] : m_index)
+    if (info.sha256 == digest) return info;
+  return std::nullopt;
+}
+
+void DiskTier::for_each(const std::function<void(const BlobInfo&)>& fn) const {
+  std::lock_guard lock(m_mutex);
+  for (const auto& [key, info] : m_index) fn(info);
+}
+
 std::vector<BlobInfo> DiskTier::inventory() const {
   std::lock_guard lock(m_mutex);
   std::vector<BlobInfo> out;

@@ -27,6 +27,7 @@
 #include <array>
 #include <compare>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -114,6 +115,10 @@ class DiskTier {
   [[nodiscard]] Expected<void, CacheError> quarantine(const ExpertKey& key, const std::string& reason);
 
   [[nodiscard]] std::optional<BlobInfo> find(const ExpertKey& key) const;
+  // O(blobs) without copying the index (inventory() copies every record).
+  [[nodiscard]] std::optional<BlobInfo> find_by_sha256(const Sha256& digest) const;
+  // Calls fn for every blob under the tier's lock: fn must not call back into the tier.
+  void for_each(const std::function<void(const BlobInfo&)>& fn) const;
   [[nodiscard]] std::vector<BlobInfo> inventory() const;
   [[nodiscard]] std::uint64_t used_bytes() const;
   [[nodiscard]] std::uint64_t budget_bytes() const { return m_options.budget_bytes; }

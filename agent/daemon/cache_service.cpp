@@ -158,10 +158,10 @@ std::vector<std::uint32_t> CacheService::held_experts() const {
   std::vector<std::uint32_t> out;
   if (!m_cache || !m_manifest) return out;
   const std::string model = m_manifest->model.substr(0, cache::k_max_model_id);
-  for (const auto& b : m_cache->inventory().on_disk) {
-    if (b.key.model != model || b.key.layer >= m_manifest->layers || b.key.expert >= m_manifest->experts) continue;
+  m_cache->for_each_on_disk([&](const cache::BlobInfo& b) {
+    if (b.key.model != model || b.key.layer >= m_manifest->layers || b.key.expert >= m_manifest->experts) return;
     out.push_back(b.key.layer * m_manifest->experts + b.key.expert);
-  }
+  });
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -227,17 +227,13 @@ std::string CacheService::cache_model_id() const {
 std::optional<cache::BlobInfo> CacheService::find_blob(const cache::ExpertKey& key) const {
   std::lock_guard lock(m_mutex);
   if (!m_cache) return std::nullopt;
-  for (auto& b : m_cache->inventory().on_disk)
-    if (b.key == key) return b;
-  return std::nullopt;
+  return m_cache->find_on_disk(key);  // O(log n): the transfer server asks on every request
 }
 
 std::optional<cache::BlobInfo> CacheService::find_by_sha256(const cache::Sha256& digest) const {
   std::lock_guard lock(m_mutex);
   if (!m_cache) return std::nullopt;
-  for (auto& b : m_cache->inventory().on_disk)
-    if (b.sha256 == digest) return b;
-  return std::nullopt;
+  return m_cache->find_on_disk_by_sha256(digest);
 }
 
 std::optional<cache::BlobInfo> CacheService::find_expert(std::uint32_t layer, std::uint32_t expert) const {
@@ -282,14 +278,12 @@ Expected<void, cache::CacheError> CacheService::store_fetched(const cache::Exper
   if (key.model != m_manifest->model.substr(0, cache::k_max_model_id) || key.layer >= m_manifest->layers ||
       key.expert >= m_manifest->experts)
     return Unexpected(CacheError{CacheErrc::k_invalid_argument, key.to_string() + " is not an expert of this node's model"});
-  const auto inv = m_cache->inventory();
-  std::uint64_t replaced = 0;
-  for (const auto& b : inv.on_disk)
-    if (b.key == key) replaced = b.file_size();
-  const std::uint64_t after = inv.disk_used_bytes - replaced + cache::k_blob_header_size + payload.size();
+  const auto existing = m_cache->find_on_disk(key);
+  const std::uint64_t replaced = existing ? existing->file_size() : 0;
+  const std::uint64_t after = m_cache->disk_used_bytes() - replaced + cache::k_blob_header_size + payload.size();
   // The origin is the home of experts no node places (PlacementService re-fetches them):
   // it may fill up to the whole model, as after its import.
-  const std::uint64_t limit = m_origin ? inv.disk_budget_bytes : m_config.budgets.disk;
+  const std::uint64_t limit = m_origin ? m_cache->disk_budget_bytes() : m_config.budgets.disk;
   if (after > limit)
     return Unexpected(CacheError{CacheErrc::k_budget_exceeded,
                                  key.to_string() + " needs " + std::to_string(after) + " bytes on disk, over " +
