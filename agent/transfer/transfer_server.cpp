@@ -103,6 +103,11 @@ void TransferServer::serve(TcpSocket socket) {
       return;
     auto request = decode_request(std::span(raw.data(), *size));
     if (!request) return reply_error(request.error());
+    if (request->version > m_options.max_version) {
+      return reply_error(TransferError{TransferErrc::k_unsupported_version,
+                                       "protocol version " + std::to_string(request->version) + " (this node speaks up to " +
+                                           std::to_string(m_options.max_version) + ")"});
+    }
     if (answer(channel, *request) == Next::k_end) return;
   }
   channel.close();

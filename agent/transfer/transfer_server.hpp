@@ -43,6 +43,9 @@ struct ServerOptions {
   // Fault injection for tests: cut each connection without close_notify after this many
   // chunks (0 = never), as if the server process died.
   std::uint64_t cut_after_chunks = 0;
+  // Compatibility tests: answer requests of a later version with unsupported_version, as a
+  // server of this version does (3 = every version this build speaks).
+  std::uint16_t max_version = k_protocol_version_3;
 };
 
 struct ServerStats {

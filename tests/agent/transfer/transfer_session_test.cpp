@@ -160,5 +160,27 @@ TEST(TransferSessions, StoppingTheServerEndsIdleSessionsAndANewServerIsReached) 
   EXPECT_EQ(second->stats().connections, 1u);
 }
 
+TEST(TransferSessions, APeerWithoutVersion3IsAskedTheOldWayFromThenOn) {
+  MemoryBlobStore origin;
+  MemoryBlobStore receiver;
+  const auto ids = put_blobs(origin, 3, 3000, 100);
+  ServerOptions version_2_server;
+  version_2_server.max_version = k_protocol_version_2;
+  auto server = start_server(origin, version_2_server);
+  TransferClient sut(context(TlsRole::k_client), receiver, options(SessionMode::k_reuse));
+
+  for (const auto& id : ids) {
+    auto fetched = sut.fetch(at(*server), id);
+    ASSERT_TRUE(fetched.has_value()) << fetched.error().message;
+  }
+
+  for (const auto& id : ids) EXPECT_TRUE(receiver.contents(id) == origin.contents(id));
+  // One refused version-3 request, then one connection per request (versions 1 and 2).
+  EXPECT_EQ(server->stats().errors_sent, 1u);
+  EXPECT_EQ(server->stats().requests, ids.size());
+  EXPECT_EQ(server->stats().connections, ids.size() + 1);
+  EXPECT_EQ(server->stats().session_reuses, 0u);
+}
+
 }  // namespace
 }  // namespace slimcache::agent::transfer
