@@ -111,6 +111,12 @@ void TransferClient::release(const Endpoint& peer, Opened& opened) {
   if (opened.channel == nullptr) return;
   if (opened.session) {
     std::lock_guard lock(m_pool_mutex);
+    if (++m_releases % 256 == 0) {
+      // Now and then, drop pooled connections their peers closed (peers that left keep no
+      // descriptors open here for long).
+      for (auto& [other, channels] : m_idle)
+        std::erase_if(channels, [](const std::unique_ptr<TlsChannel>& c) { return !c->reusable(); });
+    }
     auto& idle = m_idle[peer.to_string()];
     if (idle.size() < m_options.max_idle_sessions) {
       idle.push_back(std::move(opened.channel));

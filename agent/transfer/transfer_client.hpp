@@ -131,6 +131,7 @@ class TransferClient {
   std::mutex m_pool_mutex;
   std::map<std::string, std::vector<std::unique_ptr<TlsChannel>>> m_idle;  // by Endpoint::to_string()
   std::set<std::string> m_legacy;  // peers without version 3
+  std::uint64_t m_releases = 0;     // under m_pool_mutex
 };
 
 }  // namespace slimcache::agent::transfer
