@@ -220,11 +220,18 @@ Coordinator::Actions Coordinator::tick(Clock::time_point now, const ClusterView&
   Actions actions;
   std::uint64_t highest = m_epoch;
   std::string cause;
-  for (const auto& m : view.members)
+  for (const auto& m : view.members) {
     if (m.epoch && m.epoch->epoch > highest) {
       highest = m.epoch->epoch;
       cause = m.epoch->cause;
     }
+    // A placement names its epoch too: a node that restarted after starting the newest epoch
+    // publishes no epoch value for it any more, and the others' placements still carry it.
+    if (m.placement && m.placement->epoch > highest) {
+      highest = m.placement->epoch;
+      cause = "followed " + m.name + "'s placement";
+    }
+  }
   if (highest > m_epoch) {
     enter(highest, cause, now, basis_of(view));  // follow the newest epoch at once
   } else if (m_phase == Phase::k_idle || m_phase == Phase::k_done) {

@@ -5,7 +5,8 @@
 // publishes what it returns. Tests drive several coordinators through a shared view.
 //
 // Epochs. An epoch is a number; every node follows the highest one any member publishes
-// ("placement.epoch"). A node starts epoch max+1 itself when it sees a meaningful change
+// ("placement.epoch", or the epoch of a member's placement: the node that started an epoch
+// may have restarted since). A node starts epoch max+1 itself when it sees a meaningful change
 // against the inputs of the last epoch (the servers taking part, their disk budgets, or a
 // drift of the clients' aggregated activation statistics beyond drift_threshold, measured
 // as ActivationStats::drift) and the last epoch started at least min_interval ago. The

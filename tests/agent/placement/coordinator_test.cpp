@@ -245,6 +245,34 @@ TEST(PlacementCoordinator, ANodeWithoutBudgetFollowsEpochsButPublishesNoPlacemen
   EXPECT_EQ(sut.nodes.at("a").order().size(), 3u);
 }
 
+TEST(PlacementCoordinator, ARestartedStarterOfTheNewestEpochFollowsItFromThePlacements) {
+  auto sut = three_nodes();
+  ASSERT_TRUE(sut.run_until_settled(1));
+  sut.nodes.at("b").force_epoch("operator");
+  ASSERT_TRUE(sut.run_until_settled(2));
+  ASSERT_TRUE(sut.published["b"].epoch.has_value());
+  ASSERT_EQ(sut.published["b"].epoch->epoch, 2u);
+  const std::uint64_t started_before = sut.nodes.at("a").epochs_started();
+
+  // b restarts: a new process with a fresh coordinator and none of its values published yet
+  // (the others still hold epoch 1 from a, and the placements of epoch 2).
+  CoordinatorOptions options;
+  options.self = "b";
+  options.min_interval = 2s;
+  options.publish_timeout = 1s;
+  sut.nodes.erase("b");
+  sut.nodes.emplace("b", Coordinator(options));
+  sut.published["b"].epoch.reset();
+  sut.published["b"].placement.reset();
+  for (int i = 0; i < 10; ++i) sut.step();
+
+  EXPECT_EQ(sut.nodes.at("b").epoch(), 2u);
+  EXPECT_EQ(sut.nodes.at("a").epoch(), 2u);
+  EXPECT_EQ(sut.nodes.at("a").epochs_started(), started_before) << "a must not go back or start another epoch";
+  ASSERT_TRUE(sut.published["b"].placement.has_value());
+  EXPECT_EQ(sut.published["b"].placement->epoch, 2u);
+}
+
 TEST(PlacementCoordinator, NoStatisticsMeansNoEpoch) {
   Sim sut;
   sut.add("a", 6000);
