@@ -28,6 +28,7 @@ const char* to_string(TransferErrc code) {
     case TransferErrc::k_busy: return "busy";
     case TransferErrc::k_cancelled: return "cancelled";
     case TransferErrc::k_unsupported_version: return "unsupported_version";
+    case TransferErrc::k_no_space: return "no_space";
   }
   return "unknown";
 }

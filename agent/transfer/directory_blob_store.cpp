@@ -18,7 +18,8 @@ namespace {
 constexpr std::uint64_t k_sync_every = 16ull << 20;
 
 Unexpected<TransferError> io_error(const std::string& what, const std::string& path, int err) {
-  return Unexpected(TransferError{TransferErrc::k_io, what + " " + path + ": " + std::strerror(err)});
+  const auto code = err == ENOSPC || err == EDQUOT ? TransferErrc::k_no_space : TransferErrc::k_io;
+  return Unexpected(TransferError{code, what + " " + path + ": " + std::strerror(err)});
 }
 
 std::optional<std::uint64_t> file_size(const std::string& path) {

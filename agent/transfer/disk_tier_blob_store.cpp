@@ -127,7 +127,10 @@ Expected<void, TransferError> DiskTierBlobStore::finish(const BlobId& id) {
   const auto key = m_key_of(id);
   if (!key) return Unexpected(TransferError{TransferErrc::k_invalid_argument, "blob " + id.hex() + " is no longer a known expert"});
   auto put = m_tier.put(*key, payload);
-  if (!put) return Unexpected(TransferError{TransferErrc::k_io, "disk tier: " + put.error().message});
+  if (!put) {
+    const auto code = put.error().code == cache::CacheErrc::k_disk_full ? TransferErrc::k_no_space : TransferErrc::k_io;
+    return Unexpected(TransferError{code, "disk tier: " + put.error().message});
+  }
   return {};
 }
 

@@ -213,7 +213,7 @@ Expected<ErrorBody, TransferError> decode_error_body(std::span<const std::byte> 
     return fail(TransferErrc::k_protocol, "ERROR body has a wrong length");
   }
   const auto code = get_le<std::uint16_t>(body.data());
-  if (code > static_cast<std::uint16_t>(TransferErrc::k_unsupported_version)) {
+  if (code > static_cast<std::uint16_t>(TransferErrc::k_no_space)) {
     return fail(TransferErrc::k_protocol, "ERROR has an unknown code " + std::to_string(code));
   }
   ErrorBody out;

@@ -5,6 +5,15 @@
 #include <vector>
 
 namespace slimcache::agent::transfer {
+namespace {
+
+// A partial is kept for a later resume, except when the file system is full: keeping it
+// would hold the space until an operator freed some.
+PartialMode partial_mode_after(const TransferError& error) {
+  return error.code == TransferErrc::k_no_space ? PartialMode::k_discard : PartialMode::k_keep;
+}
+
+}  // namespace
 
 TransferClient::TransferClient(std::shared_ptr<TlsContext> context, BlobStore& store, ClientOptions options)
     : m_context(std::move(context)), m_store(store), m_options(std::move(options)) {}
@@ -212,7 +221,7 @@ Expected<TransferClient::Attempt, TransferError> TransferClient::attempt(const E
   result.size = blob.total_size;
   result.resumed_from = offset;
   auto fail = [&](TransferError error) -> Expected<Attempt, TransferError> {
-    m_store.abort(id, PartialMode::k_keep);
+    m_store.abort(id, partial_mode_after(error));
     channel->abort();
     return Unexpected(std::move(error));
   };
@@ -360,14 +369,14 @@ Expected<void, TransferError> TransferClient::striped(const Endpoint& peer, cons
   std::uint64_t received = 0;
   for (std::size_t i = 0; i < n; ++i) {
     if (!outcomes[i]) {
-      m_store.abort(id, PartialMode::k_keep);
+      m_store.abort(id, partial_mode_after(outcomes[i].error()));
       return Unexpected(outcomes[i].error());
     }
     received += *outcomes[i];
   }
   for (std::size_t i = 1; i < n; ++i) {
     if (auto r = m_store.append(id, held[i]); !r) {
-      m_store.abort(id, PartialMode::k_keep);
+      m_store.abort(id, partial_mode_after(r.error()));
       return r;
     }
     std::vector<std::byte>().swap(held[i]);

@@ -18,6 +18,7 @@ enum class TransferErrc {
   k_busy,                 // the blob is already being written by another transfer
   k_cancelled,            // the server or queue is stopping
   k_unsupported_version,  // the peer speaks another protocol version
+  k_no_space,             // the local file system is full (ENOSPC, EDQUOT): the partial blob is discarded
 };
 
 [[nodiscard]] const char* to_string(TransferErrc code);

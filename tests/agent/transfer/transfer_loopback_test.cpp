@@ -144,6 +144,58 @@ TEST(TransferLoopback, CutConnectionResumesFromThePartialOnARestartedServer) {
   EXPECT_EQ(sut.stats().resumed, 1u);
 }
 
+// A receiving store whose file system fills up after `room` bytes.
+class FillingStore : public BlobStore {
+ public:
+  FillingStore(MemoryBlobStore& inner, std::uint64_t room) : m_inner(inner), m_room(room) {}
+  bool has(const BlobId& id) const override { return m_inner.has(id); }
+  std::optional<std::uint64_t> size(const BlobId& id) const override { return m_inner.size(id); }
+  Expected<std::size_t, TransferError> read(const BlobId& id, std::uint64_t offset, std::span<std::byte> dest) const override {
+    return m_inner.read(id, offset, dest);
+  }
+  std::uint64_t partial_size(const BlobId& id) const override { return m_inner.partial_size(id); }
+  Expected<std::uint64_t, TransferError> begin(const BlobId& id, std::uint64_t expected) override {
+    return m_inner.begin(id, expected);
+  }
+  Expected<void, TransferError> append(const BlobId& id, std::span<const std::byte> bytes) override {
+    if (bytes.size() > m_room) return Unexpected(TransferError{TransferErrc::k_no_space, "No space left on device"});
+    m_room -= bytes.size();
+    return m_inner.append(id, bytes);
+  }
+  Expected<void, TransferError> finish(const BlobId& id) override { return m_inner.finish(id); }
+  void abort(const BlobId& id, PartialMode mode) override {
+    aborts.push_back(mode);
+    m_inner.abort(id, mode);
+  }
+  std::vector<PartialMode> aborts;
+
+ private:
+  MemoryBlobStore& m_inner;
+  std::uint64_t m_room;
+};
+
+TEST(TransferLoopback, AFullFileSystemDiscardsThePartialAndAFetchAfterwardsStartsOver) {
+  MemoryBlobStore origin;
+  MemoryBlobStore receiver;
+  const auto blob = random_blob(20 * k_chunk, 16);
+  const BlobId id = origin.put(blob);
+  auto server = start_server(origin, psk_for(1));
+  FillingStore full(receiver, 6 * k_chunk);
+  TransferClient sut(context(TlsRole::k_client, psk_for(1)), full, client_options());
+
+  auto first = sut.fetch(at(*server), id);
+
+  ASSERT_FALSE(first.has_value());
+  EXPECT_EQ(first.error().code, TransferErrc::k_no_space) << first.error().message;
+  EXPECT_EQ(full.aborts, std::vector<PartialMode>{PartialMode::k_discard});
+  EXPECT_EQ(receiver.partial_size(id), 0u);
+  TransferClient later(context(TlsRole::k_client, psk_for(1)), receiver, client_options());
+  auto second = later.fetch(at(*server), id);
+  ASSERT_TRUE(second.has_value()) << second.error().message;
+  EXPECT_EQ(second->resumed_from, 0u);
+  EXPECT_EQ(receiver.contents(id), blob);
+}
+
 TEST(TransferLoopback, RestartedReceiverResumesFromItsPartialFile) {
   TempDir dir;
   MemoryBlobStore origin;
