@@ -1,5 +1,7 @@
 #include "agent/daemon/gossip_service.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <sstream>
 
 #include "agent/cache/disk_tier.hpp"
@@ -39,6 +41,8 @@ gossip::GossipConfig gossip_config_for(const config::DaemonConfig& c) {
   g.gossip_to_the_dead = t.dead_node_grace;
   g.packet_size = c.gossip.max_packet_size;
   g.max_members = c.gossip.max_members;
+  g.state_first_version = static_cast<std::uint64_t>(std::max<std::int64_t>(
+      0, std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count()));
   return g;
 }
 

@@ -33,6 +33,10 @@ struct GossipConfig {
   std::size_t state_chunk_size = 1024;        // large values travel in chunks of this size
   std::size_t state_sync_budget = 4 * 1400;   // delta bytes per digest exchange (datagrams)
   std::size_t state_broadcast_max = 512;      // values up to this size are also piggybacked
+  // This process numbers its state writes above this. The daemon passes the wall clock in
+  // microseconds, so a restarted node's values supersede its previous process's (a clock
+  // set back across a restart delays them until the old versions are passed or reaped).
+  std::uint64_t state_first_version = 0;
   // Limits
   std::size_t packet_size = 1400;             // datagram size, after encryption
   std::size_t stream_max = 16u << 20;         // largest push-pull frame

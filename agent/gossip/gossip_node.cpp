@@ -25,7 +25,7 @@ GossipNode::GossipNode(GossipConfig config, Keyring keyring, std::uint64_t seed,
       m_epoch(epoch),
       m_awareness(m_config.awareness_max_multiplier),
       m_broadcasts(m_config.broadcast_queue_max),
-      m_store(m_config.name, m_config.state_chunk_size) {
+      m_store(m_config.name, m_config.state_chunk_size, m_config.state_first_version) {
   Member& self = add_member(m_config.name, m_config.address, m_incarnation, now);
   self.state = MemberState::alive;
   m_events.clear();  // no join event for ourselves

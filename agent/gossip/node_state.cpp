@@ -4,9 +4,10 @@
 
 namespace slimcache::agent::gossip {
 
-StateStore::StateStore(std::string self, std::size_t chunk_size)
+StateStore::StateStore(std::string self, std::size_t chunk_size, std::uint64_t first_version)
     : m_self(std::move(self)), m_chunk_size(std::max<std::size_t>(chunk_size, 16)) {
   add_owner(m_self);
+  if (first_version > 0) set_watermark(*find(m_self), first_version);
 }
 
 std::uint64_t StateStore::mix(std::uint64_t id, std::uint64_t w) {

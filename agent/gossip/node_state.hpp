@@ -35,7 +35,10 @@ class StateStore {
     std::uint64_t version = 0;
   };
 
-  StateStore(std::string self, std::size_t chunk_size);
+  // `first_version`: this process's writes are numbered above it. A restarted node must
+  // start above every version its previous process wrote, or peers that still hold those
+  // values (they have not reaped it yet) take the new ones for old and ignore them.
+  StateStore(std::string self, std::size_t chunk_size, std::uint64_t first_version = 0);
 
   // Writes a local value; returns the new entries as a delta (ascending versions).
   StateDelta set_local(const std::string& key, std::span<const std::uint8_t> value);

@@ -52,6 +52,26 @@ TEST(StateStore, LargeValueTravelsInChunksWithinTheMessageBudget) {
   EXPECT_EQ(sut.get("client", "activation/deepseek-v3"), stats);
 }
 
+TEST(StateStore, ARestartedOwnerStartingAboveItsOldVersionsIsHeard) {
+  StateStore old_a("a", 1024);
+  StateStore sut("b", 1024);
+  sut.add_owner("a");
+  std::vector<StateStore::Change> changed;
+  for (int i = 0; i < 5; ++i) (void)old_a.set_local("epoch", bytes_of("old" + std::to_string(i)));
+  (void)sync(old_a, sut, 1300, changed);
+  ASSERT_EQ(sut.get("a", "epoch"), bytes_of("old4"));
+
+  StateStore restarted("a", 1024, 1000);  // a new process, peers not told
+  (void)restarted.set_local("epoch", bytes_of("new"));
+  (void)sync(restarted, sut, 1300, changed);
+  StateStore from_zero("a", 1024);  // what happened before: numbered from 1 again
+  (void)from_zero.set_local("epoch", bytes_of("lost"));
+  (void)sync(from_zero, sut, 1300, changed);
+
+  EXPECT_EQ(sut.get("a", "epoch"), bytes_of("new"));
+  EXPECT_EQ(sut.watermark("a"), 1001u);
+}
+
 TEST(StateStore, LostDeltaDoesNotAdvanceTheWatermark) {
   StateStore owner("o", 16), sut("s", 16);
   sut.add_owner("o");
