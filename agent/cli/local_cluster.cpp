@@ -1,5 +1,6 @@
 #include "agent/cli/local_cluster.hpp"
 
+#include <algorithm>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -87,6 +88,11 @@ std::optional<LocalCluster> LocalCluster::create(LocalClusterOptions options, st
   const auto keyring = c.dir / "cluster.keyring";
   std::ofstream(keyring) << gossip::key_to_base64(key) << "\n";
   ::chmod(keyring.c_str(), 0600);
+  // The first three nodes are everyone's seeds: a seed restarted after the others reaped it
+  // still finds the cluster through another one.
+  std::string seeds;
+  for (int i = 0; i < std::min(total, 3); ++i)
+    seeds += (i > 0 ? ", " : "") + std::string("\"127.0.0.1:") + std::to_string(base + i) + "\"";
   for (int i = 0; i < total; ++i) {
     LocalNode n;
     n.name = "node" + std::to_string(i + 1);
@@ -105,8 +111,8 @@ std::optional<LocalCluster> LocalCluster::create(LocalClusterOptions options, st
                             << options.memory_budget / 1024 << "KiB\"\n[network]\ngossip_port = " << n.gossip_port
                             << "\ntransfer_port = " << n.transfer_port << "\nexecution_port = " << n.execution_port
                             << "\n[gossip]\nprofile = \"" << options.gossip_profile
-                            << "\"\n[cluster]\nlabel = \"local\"\nseeds = [\"127.0.0.1:" << base
-                            << "\"]\n[security]\nkeyring_files = [\"" << keyring.string() << "\"]\n[placement]\nalgorithm = \""
+                            << "\"\n[cluster]\nlabel = \"local\"\nseeds = [" << seeds
+                            << "]\n[security]\nkeyring_files = [\"" << keyring.string() << "\"]\n[placement]\nalgorithm = \""
                             << options.algorithm << "\"\nmin_epoch_interval = \"" << options.min_epoch_interval
                             << "\"\npublish_timeout = \"" << options.publish_timeout << "\"\n"
                             << options.placement_toml << "[admin]\nsocket_path = \""
