@@ -666,6 +666,13 @@ TEST(TomlTextScreen, AcceptsNonAsciiOnlyInsideStringsAndComments) {
   EXPECT_TRUE(screen_toml_text("k =0)\"/none\u045d\n").has_value());
   EXPECT_TRUE(screen_toml_text("k = \"a\"\"\u045d\"\n").has_value());
   EXPECT_FALSE(screen_toml_text("a = [\n  \"\u00e9\",\n  '\u00e9' ]\nt = { \"\u00e9\" = 1, b.'\u00e9' = 2 }\n").has_value());
+  EXPECT_TRUE(screen_toml_text("sll=0==0='\u042cTk'\n").has_value());  // a quote after `=` inside a value
+  EXPECT_TRUE(screen_toml_text("a = 1 2 '\u00e9'\n").has_value());       // after a syntax error
+  // Headers, arrays of tables, dotted and quoted keys, nested arrays, comments in arrays,
+  // a date and a time apart, CRLF: all valid TOML, non-ASCII only in strings and comments.
+  EXPECT_FALSE(screen_toml_text("[a.\"\u00e9\"] # \u00e9\r\nx.'\u00e9'.y = [[1, \"\u00e9\"], [] , [\n"
+                                "  # \u00e9\n  2,\n]]\n[[b]]\nd = 1979-05-27 07:32:00Z  # \u00e9\n"
+                                "s = \"\u00e9\"\nt = {}\nu = { v = { w = '\u00e9' } }\n").has_value());
 }
 
 TEST(TomlTextScreen, AConfigWithANulByteIsAnErrorNamingTheFileNotACrash) {
