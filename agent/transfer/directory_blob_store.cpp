@@ -224,11 +224,11 @@ void DirectoryBlobStore::sync_partial_locked(const BlobId& id, Writer& w) {
   fsync_dir(m_root + "/partial");
 }
 
-Expected<std::vector<std::byte>, TransferError> DirectoryBlobStore::take(const BlobId& id) {
-  std::lock_guard lock(m_mutex);
+Expected<std::map<BlobId, DirectoryBlobStore::Writer>::iterator, TransferError> DirectoryBlobStore::complete_writer_locked(
+    const BlobId& id, const char* what) {
   auto it = m_writers.find(id);
   if (it == m_writers.end()) {
-    return Unexpected(TransferError{TransferErrc::k_invalid_argument, "take without begin for " + id.hex()});
+    return Unexpected(TransferError{TransferErrc::k_invalid_argument, std::string(what) + " without begin for " + id.hex()});
   }
   Writer& w = it->second;
   if (w.written != w.expected) {
@@ -244,6 +244,13 @@ Expected<std::vector<std::byte>, TransferError> DirectoryBlobStore::take(const B
     return Unexpected(TransferError{TransferErrc::k_verify_failed,
                                     "SHA-256 of the received bytes is " + got.hex() + ", expected " + id.hex()});
   }
+  return it;
+}
+
+Expected<std::vector<std::byte>, TransferError> DirectoryBlobStore::take(const BlobId& id) {
+  std::lock_guard lock(m_mutex);
+  SLIM_TRY(auto it, complete_writer_locked(id, "take"));
+  Writer& w = it->second;
   std::vector<std::byte> bytes(static_cast<std::size_t>(w.expected));
   std::size_t done = 0;
   // Bounded: every pread advances `done` or ends the loop.
@@ -268,24 +275,8 @@ Expected<std::vector<std::byte>, TransferError> DirectoryBlobStore::take(const B
 
 Expected<void, TransferError> DirectoryBlobStore::finish(const BlobId& id) {
   std::lock_guard lock(m_mutex);
-  auto it = m_writers.find(id);
-  if (it == m_writers.end()) {
-    return Unexpected(TransferError{TransferErrc::k_invalid_argument, "finish without begin for " + id.hex()});
-  }
+  SLIM_TRY(auto it, complete_writer_locked(id, "finish"));
   Writer& w = it->second;
-  if (w.written != w.expected) {
-    const std::string message =
-        "blob is incomplete: " + std::to_string(w.written) + " of " + std::to_string(w.expected) + " bytes";
-    ::close(w.fd);
-    m_writers.erase(it);
-    return Unexpected(TransferError{TransferErrc::k_protocol, message});
-  }
-  const BlobId got = w.hash.digest();
-  if (got != id) {
-    discard_locked(id);
-    return Unexpected(TransferError{TransferErrc::k_verify_failed,
-                                    "SHA-256 of the received bytes is " + got.hex() + ", expected " + id.hex()});
-  }
   const bool synced = ::fsync(w.fd) == 0;
   const int sync_err = errno;
   ::close(w.fd);

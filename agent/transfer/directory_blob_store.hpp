@@ -62,6 +62,9 @@ class DirectoryBlobStore final : public BlobStore {
   };
   void discard_locked(const BlobId& id);
   void sync_partial_locked(const BlobId& id, Writer& w);
+  // The writer of `id` once all its bytes arrived and their SHA-256 is `id`. On failure the
+  // writer is closed, and a wrong hash also discards the partial. `what` names the caller.
+  Expected<std::map<BlobId, Writer>::iterator, TransferError> complete_writer_locked(const BlobId& id, const char* what);
 
   std::string m_root;
   mutable std::mutex m_mutex;
