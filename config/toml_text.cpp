@@ -101,7 +101,9 @@ class Structure {
     return 1;
   }
   void newline() {
+    if (m_bare == Bare::value) m_pos = Pos::after;  // a value such as `1` ends at the line's end
     m_bare = Bare::none;
+    m_after_date = false;
     if (m_stack.empty()) {
       if (m_pos == Pos::value || m_pos == Pos::key_done) m_junk = true;  // `a =` or `a` alone on a line
       m_pos = Pos::key_start;

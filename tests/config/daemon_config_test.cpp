@@ -673,6 +673,8 @@ TEST(TomlTextScreen, AcceptsNonAsciiOnlyInsideStringsAndComments) {
   EXPECT_FALSE(screen_toml_text("[a.\"\u00e9\"] # \u00e9\r\nx.'\u00e9'.y = [[1, \"\u00e9\"], [] , [\n"
                                 "  # \u00e9\n  2,\n]]\n[[b]]\nd = 1979-05-27 07:32:00Z  # \u00e9\n"
                                 "s = \"\u00e9\"\nt = {}\nu = { v = { w = '\u00e9' } }\n").has_value());
+  // A fuzz finding (the rendering did not load again): a bare value ends at the line's end.
+  EXPECT_FALSE(screen_toml_text("port = 7946\nlabel = \"lab\ufeff\"\nn = [\n  1,\n  2\n]\nm = true\r\ns = '\u00e9'").has_value());
 }
 
 TEST(TomlTextScreen, AConfigWithANulByteIsAnErrorNamingTheFileNotACrash) {
