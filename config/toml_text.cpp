@@ -39,7 +39,16 @@ class Structure {
         return 1;
       case Lex::ml_basic:
       case Lex::ml_literal: {
+        if (m_trim) {  // after a line-ending backslash TOML++ skips whitespace through its table
+          if (c == ' ' || c == '\t' || c == '\r' || c == '\n') return 1;
+          m_trim = false;
+        }
         const char q = m_lex == Lex::ml_basic ? '"' : '\'';
+        if (m_lex == Lex::ml_basic && c == '\\' && i + 1 < text.size() &&
+            (text[i + 1] == ' ' || text[i + 1] == '\t' || text[i + 1] == '\r' || text[i + 1] == '\n')) {
+          m_trim = true;  // a line-ending backslash (or an error TOML++ finds by the same scan)
+          return 1;
+        }
         if (m_lex == Lex::ml_basic && c == '\\' && i + 1 < text.size() &&
             static_cast<unsigned char>(text[i + 1]) < 0x80 && text[i + 1] != '\n' && text[i + 1] != '\r')
           return 2;
@@ -53,7 +62,7 @@ class Structure {
     }
     return 1;
   }
-  [[nodiscard]] bool accepts_non_ascii() const { return !m_junk && m_lex != Lex::normal; }
+  [[nodiscard]] bool accepts_non_ascii() const { return !m_junk && !m_trim && m_lex != Lex::normal; }
 
  private:
   enum class Lex { normal, comment, basic, literal, ml_basic, ml_literal };
@@ -242,6 +251,7 @@ class Structure {
   std::size_t m_bare_start = 0;
   bool m_after_date = false;
   bool m_key_string = false;
+  bool m_trim = false;  // inside a multi-line basic string, after a line-ending backslash
   bool m_line_start = true;
   bool m_junk = false;
 };

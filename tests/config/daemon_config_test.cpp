@@ -675,6 +675,10 @@ TEST(TomlTextScreen, AcceptsNonAsciiOnlyInsideStringsAndComments) {
                                 "s = \"\u00e9\"\nt = {}\nu = { v = { w = '\u00e9' } }\n").has_value());
   // A fuzz finding (the rendering did not load again): a bare value ends at the line's end.
   EXPECT_FALSE(screen_toml_text("port = 7946\nlabel = \"lab\ufeff\"\nn = [\n  1,\n  2\n]\nm = true\r\ns = '\u00e9'").has_value());
+  // TOML++ skips the whitespace after a line-ending backslash through its whitespace table.
+  EXPECT_TRUE(screen_toml_text("a = \"\"\"x\\\n  \u0743\"\"\"\n").has_value());
+  EXPECT_TRUE(screen_toml_text("a = \"\"\"x\\ \u00e9\"\"\"\n").has_value());
+  EXPECT_FALSE(screen_toml_text("a = \"\"\"x\\\n  y\u0743 \u00e9\\\\\"\"\"\n").has_value());
 }
 
 TEST(TomlTextScreen, AConfigWithANulByteIsAnErrorNamingTheFileNotACrash) {
