@@ -1,11 +1,14 @@
 #include "agent/metrics/cache_metrics.hpp"
 #include "agent/daemon/cache_service.hpp"
 
+#include <xxhash.h>
+
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -20,10 +23,16 @@ using platform::LogLevel;
 
 namespace {
 
-std::string shm_name_for(const std::string& node) {
+// "slimcache-<node>-<8 hex digits of the state directory>": two daemons on one machine (two
+// local clusters with the same node names, tests run in parallel) never share a segment,
+// and a daemon restarted on the same state directory gets the same name. Engines read it
+// from `slimctl status` (cache.shm_name).
+std::string shm_name_for(const std::string& node, const std::string& state_dir) {
   std::string out = "slimcache-";
   for (char c : node) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : '_';
-  return out;
+  char tag[16];
+  std::snprintf(tag, sizeof tag, "-%08x", static_cast<unsigned>(XXH32(state_dir.data(), state_dir.size(), 0)));
+  return out + tag;
 }
 
 Expected<std::pair<std::uint32_t, std::uint32_t>, std::string> layer_expert(const nlohmann::json& args,
@@ -48,7 +57,7 @@ CacheService::CacheService(asio::io_context& io, const config::DaemonConfig& con
       m_clock(clock),
       m_metrics(metrics),
       m_manifest_path((std::filesystem::path(config.node.state_dir) / "model.json").string()),
-      m_shm_name(shm_name_for(config.node.name)),
+      m_shm_name(shm_name_for(config.node.name, config.node.state_dir)),
       m_stats_timer(io) {
   // Registered here, not under m_mutex: a scrape takes the registry's lock, then m_mutex.
   m_metrics.gauge_callback("slimcache_cache_disk_experts", "Experts in the disk tier", [this] {

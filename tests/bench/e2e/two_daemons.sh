@@ -73,10 +73,17 @@ gossip=$(grep -o "gossip on 127.0.0.1:[0-9]*" "$work/n1.log" | grep -o "[0-9]*$"
 config "$n2" "\"127.0.0.1:$gossip\"" > "$work/n2.toml"
 "$slimcached" -c "$work/n2.toml" --drop-in "$work/dropin" > "$work/n2.log" 2>&1 & pids+=($!)
 wait_for "node 2 up" 20 "$slimctl" status --socket "$work/$n2/run/admin.sock"
+# A node's engine segment is named in its status (cache.shm_name) once it has a model.
+shm_of() {  # node name
+  "$slimctl" status --socket "$work/$1/run/admin.sock" --json |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["cache"]["shm_name"])'
+}
 # Node 2's engine segment exists once it adopted the model, and names node 1 as holder once
 # its placement epoch published the directory.
 holder_known() {
-  python3 - "$lib" "slimcache-$n2" <<'PY'
+  local shm
+  shm=$(shm_of "$n2") || return 1
+  python3 - "$lib" "$shm" <<'PY'
 import ctypes, sys
 lib = ctypes.CDLL(sys.argv[1])
 class W(ctypes.Structure):
@@ -92,10 +99,10 @@ PY
 }
 wait_for "node 2 learning the holders" 60 holder_known
 echo "== node 2: experts from the peer"
-python3 "$here/moe_client_check.py" "$lib" "slimcache-$n2" "$work/$n2/run/exec.sock" "$work/ckpt" --expect peer || exit 1
+python3 "$here/moe_client_check.py" "$lib" "$(shm_of "$n2")" "$work/$n2/run/exec.sock" "$work/ckpt" --expect peer || exit 1
 echo "== node 1: from its memory tier (node 2's requests loaded it) or its own daemon"
-python3 "$here/moe_client_check.py" "$lib" "slimcache-$n1" "$work/$n1/run/exec.sock" "$work/ckpt" --expect local || exit 1
+python3 "$here/moe_client_check.py" "$lib" "$(shm_of "$n1")" "$work/$n1/run/exec.sock" "$work/ckpt" --expect local || exit 1
 kill -TERM "${pids[0]}"; wait "${pids[0]}" 2>/dev/null
 echo "== node 1 stopped: node 2 runs a local copy or fails fast"
-python3 "$here/moe_client_check.py" "$lib" "slimcache-$n2" "$work/$n2/run/exec.sock" "$work/ckpt" --expect failed-or-local --calls 2 || exit 1
+python3 "$here/moe_client_check.py" "$lib" "$(shm_of "$n2")" "$work/$n2/run/exec.sock" "$work/ckpt" --expect failed-or-local --calls 2 || exit 1
 echo "PASS"
