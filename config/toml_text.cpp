@@ -28,6 +28,7 @@ class Structure {
         }
         return 1;
       case Lex::basic:
+        if (c == '\\' && escapes_non_ascii(text, i)) return 1;
         if (c == '\\' && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) < 0x80 && text[i + 1] != '\n')
           return 2;
         if (c == '\n') m_junk = true;  // TOML++ stops at a line feed inside a one-line string
@@ -44,6 +45,7 @@ class Structure {
           m_trim = false;
         }
         const char q = m_lex == Lex::ml_basic ? '"' : '\'';
+        if (m_lex == Lex::ml_basic && c == '\\' && escapes_non_ascii(text, i)) return 1;
         if (m_lex == Lex::ml_basic && c == '\\' && i + 1 < text.size() &&
             (text[i + 1] == ' ' || text[i + 1] == '\t' || text[i + 1] == '\r' || text[i + 1] == '\n')) {
           m_trim = true;  // a line-ending backslash (or an error TOML++ finds by the same scan)
@@ -62,7 +64,7 @@ class Structure {
     }
     return 1;
   }
-  [[nodiscard]] bool accepts_non_ascii() const { return !m_junk && !m_trim && m_lex != Lex::normal; }
+  [[nodiscard]] bool accepts_non_ascii() const { return !m_junk && !m_trim && !m_escape && m_lex != Lex::normal; }
 
  private:
   enum class Lex { normal, comment, basic, literal, ml_basic, ml_literal };
@@ -73,6 +75,12 @@ class Structure {
     std::size_t n = 0;
     while (at + n < text.size() && text[at + n] == q) ++n;
     return n;
+  }
+  // A backslash before a non-ASCII character: TOML++ tests that character against its
+  // whitespace table (a line-ending backslash?), so the character is refused.
+  bool escapes_non_ascii(std::string_view text, std::size_t i) {
+    m_escape = i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80;
+    return m_escape;
   }
   static bool is_key_char(char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
@@ -251,7 +259,8 @@ class Structure {
   std::size_t m_bare_start = 0;
   bool m_after_date = false;
   bool m_key_string = false;
-  bool m_trim = false;  // inside a multi-line basic string, after a line-ending backslash
+  bool m_trim = false;
+  bool m_escape = false;  // the next character is escaped by a backslash  // inside a multi-line basic string, after a line-ending backslash
   bool m_line_start = true;
   bool m_junk = false;
 };

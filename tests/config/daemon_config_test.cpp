@@ -678,6 +678,8 @@ TEST(TomlTextScreen, AcceptsNonAsciiOnlyInsideStringsAndComments) {
   // TOML++ skips the whitespace after a line-ending backslash through its whitespace table.
   EXPECT_TRUE(screen_toml_text("a = \"\"\"x\\\n  \u0743\"\"\"\n").has_value());
   EXPECT_TRUE(screen_toml_text("a = \"\"\"x\\ \u00e9\"\"\"\n").has_value());
+  EXPECT_TRUE(screen_toml_text("a = \"\"\"\n\\\\\\\ufedf\"\"\"\n").has_value());  // an escaped non-ASCII character
+  EXPECT_TRUE(screen_toml_text("a = \"\\\u00e9\"\n").has_value());
   EXPECT_FALSE(screen_toml_text("a = \"\"\"x\\\n  y\u0743 \u00e9\\\\\"\"\"\n").has_value());
 }
 
