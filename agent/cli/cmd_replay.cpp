@@ -77,6 +77,10 @@ int run_replay(const ReplayCommandOptions& opt) {
     results.push_back(std::move(*stats));
   }
   if (progress) std::cerr << std::string(40, ' ') << "\r" << std::flush;
+  if (results.empty()) {  // cannot happen (belady is always replayed); keeps the invariant explicit
+    std::cerr << "slimctl replay: no policy was replayed\n";
+    return k_exit_bad_input;
+  }
   const std::size_t optimum = results.back().misses;  // belady is always last
   auto ratio = [&](const cache::ReplayStats& s) {
     return optimum == 0 ? (s.misses == 0 ? 1.0 : 0.0) : static_cast<double>(s.misses) / static_cast<double>(optimum);

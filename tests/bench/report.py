@@ -90,7 +90,9 @@ def machine():
     info["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     info["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                     cwd=ROOT).stdout.strip() or "unknown"
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+    # the report's own outputs (this file and its SVGs) do not make the tree dirty
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                            ":(exclude)docs/BENCHMARKS.md", ":(exclude)docs/bench"], capture_output=True,
                            text=True, cwd=ROOT).stdout.strip()
     info["commit"] += " (working tree has uncommitted changes)" if dirty else ""
     info["load"] = " ".join(open("/proc/loadavg").read().split()[:3])
