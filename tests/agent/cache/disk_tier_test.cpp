@@ -8,6 +8,7 @@
 
 #include "platform/fault_injection_env.hpp"
 #include "platform/mem_env.hpp"
+#include "tests/agent/cache/disk_tier_support.hpp"
 
 namespace slimcache::agent::cache {
 namespace {
@@ -16,20 +17,9 @@ using platform::FaultInjectionEnv;
 using platform::MemEnv;
 using platform::PowerLossMode;
 
-std::vector<std::byte> payload(std::uint64_t seed, std::size_t size) {
-  std::mt19937_64 rng(seed);
-  std::vector<std::byte> out(size);
-  for (auto& b : out) b = static_cast<std::byte>(rng());
-  return out;
-}
-
-ExpertKey key(std::uint32_t layer, std::uint32_t expert) { return {"olmoe", layer, expert}; }
-
-std::unique_ptr<DiskTier> open_tier(platform::Env& env, std::uint64_t budget = 1 << 20) {
-  auto tier = DiskTier::open(env, {"/node/experts", budget, VerifyMode::k_full});
-  EXPECT_TRUE(tier.has_value()) << (tier ? "" : tier.error().message);
-  return tier ? std::move(*tier) : nullptr;
-}
+using testing::key;
+using testing::open_tier;
+using testing::payload;
 
 TEST(DiskTier, StoresAndReadsBackAnExpertNamedByItsSha256) {
   MemEnv env;

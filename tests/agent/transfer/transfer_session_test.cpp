@@ -6,6 +6,7 @@
 #include "agent/transfer/memory_blob_store.hpp"
 #include "agent/transfer/transfer_client.hpp"
 #include "agent/transfer/transfer_server.hpp"
+#include "tests/agent/transfer/transfer_loopback_support.hpp"
 #include "tests/agent/transfer/transfer_test_support.hpp"
 
 namespace slimcache::agent::transfer {
@@ -13,23 +14,12 @@ namespace {
 
 using testing::random_blob;
 
-constexpr IoTimeout k_timeout{10000};
+constexpr IoTimeout k_timeout = testing::k_loopback_timeout;
 
-std::shared_ptr<TlsContext> context(TlsRole role) {
-  const std::vector<std::uint8_t> cluster_key(32, 0x5e);
-  TlsSettings settings;
-  settings.role = role;
-  settings.psk = derive_transfer_psk(cluster_key, "session-test").value();
-  return TlsContext::create(settings).value();
-}
+std::shared_ptr<TlsContext> context(TlsRole role) { return testing::loopback_context(role, 0x5e, "session-test"); }
 
 std::unique_ptr<TransferServer> start_server(BlobStore& store, ServerOptions options = {}) {
-  options.chunk_size = 64 * 1024;
-  options.io_timeout = k_timeout;
-  options.max_parallel = 4;
-  auto server = TransferServer::start(context(TlsRole::k_server), store, options);
-  EXPECT_TRUE(server.has_value()) << server.error().message;
-  return std::move(server).value();
+  return testing::start_loopback_server(context(TlsRole::k_server), store, options);
 }
 
 ClientOptions options(SessionMode mode, std::size_t stripes = 1) {
