@@ -2,7 +2,7 @@
 // Build Release. For each point prints the minimum and the median over `--repeat` runs
 // (default 5) of the wall-clock and process-CPU solve time, and the reduction; then the
 // sgd-fast/sgd reduction ratio and CPU speed-up (on the minima and on the medians).
-//   slimcache-solver-bench [--quick] [--repeat R]
+//   slimcache-solver-bench [--quick] [--repeat R] [--only MODEL]   (--only: the points of one preset)
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -29,9 +29,15 @@ struct Point {
 int main(int argc, char** argv) {
   bool quick = false;
   int repeat = 5;
+  std::string only;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
     else if (std::strcmp(argv[i], "--repeat") == 0 && i + 1 < argc) repeat = std::atoi(argv[++i]);
+    else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) only = argv[++i];
+    else {
+      std::fprintf(stderr, "slimcache-solver-bench: unknown argument '%s' (--quick, --repeat R, --only MODEL)\n", argv[i]);
+      return 2;
+    }
   }
   const Point points[] = {
       {"deepseek-v3", 16, 4, 1024, 0.5},
@@ -47,6 +53,7 @@ int main(int argc, char** argv) {
     return n == 0 ? 0.0 : (n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]));
   };
   for (const auto& pt : points) {
+    if (!only.empty() && only != pt.model) continue;
     GeneratorOptions g;
     g.nodes = pt.nodes;
     g.clients = pt.clients;
