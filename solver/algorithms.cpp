@@ -347,6 +347,7 @@ struct Ascent {
   double objective = 0.0;
   std::size_t passes = 0;
   std::size_t steps = 0, exact_fallbacks = 0;
+  bool polished = false;  // small instances: swaps and exchanges improved the ascent's end
 };
 
 // Best-response passes over the nodes from `start` (MODEL.md 3.3 steps 1-3).
@@ -410,6 +411,80 @@ Ascent best_response(const Problem& p, const SolveOptions& opt, Combine combine,
   return Ascent{ev.placement(), j, passes, steps, fallbacks};
 }
 
+// Small instances: a final local search over moves that a single node's step cannot make
+// or may miss: a swap (one expert out of a node, another in), an exchange (two nodes trade
+// one expert each) and a fill (an expert added where the budget allows). First improvement,
+// until a sweep finds none (at most k_polish_sweeps sweeps). J never decreases.
+// Cost per sweep: O(N * G * (held + N * held)) evaluator moves; used where N * G <= 256.
+constexpr std::size_t k_polish_sweeps = 50;
+
+void polish(const Problem& p, const SolveOptions& opt, Ascent& a) {
+  Evaluator ev(p, a.placement);
+  const double mu = opt.migration.current != nullptr ? opt.migration.seconds_per_byte : 0.0;
+  auto pay = [&](std::size_t n, std::size_t g) {  // migration bytes of holding g on n
+    return opt.migration.current != nullptr && !opt.migration.current->has(n, g) ? static_cast<double>(p.size[g])
+                                                                                  : 0.0;
+  };
+  double moved = migration_bytes(p, a.placement, opt.migration);
+  double j = ev.reduction() - mu * moved;
+  const double tolerance = 1e-12 * std::max(ev.empty_latency(), 1e-300);
+  std::vector<std::uint64_t> used(p.num_nodes, 0);
+  for (std::size_t n = 0; n < p.num_nodes; ++n) used[n] = ev.placement().bytes_on(p, n);
+  // Applies `out` (node, expert) removals and `in` additions; keeps them when J improves.
+  using Move = std::vector<std::pair<std::size_t, std::size_t>>;
+  auto attempt = [&](const Move& out, const Move& in) {
+    std::vector<std::uint64_t> next = used;
+    double next_moved = moved;
+    for (auto [n, g] : out) {
+      next[n] -= p.size[g];
+      next_moved -= pay(n, g);
+    }
+    for (auto [n, g] : in) {
+      next[n] += p.size[g];
+      next_moved += pay(n, g);
+    }
+    for (auto [n, g] : in)
+      if (next[n] > p.budget[n]) return false;
+    for (auto [n, g] : out) ev.remove(n, g);
+    for (auto [n, g] : in) ev.add(n, g);
+    const double nj = ev.reduction() - mu * next_moved;
+    if (nj > j + tolerance) {
+      j = nj;
+      used = std::move(next);
+      moved = next_moved;
+      return true;
+    }
+    for (auto [n, g] : in) ev.remove(n, g);
+    for (auto [n, g] : out) ev.add(n, g);
+    return false;
+  };
+  const std::size_t G = p.num_experts;
+  for (std::size_t sweep = 0; sweep < k_polish_sweeps; ++sweep) {
+    bool improved = false;
+    for (std::size_t n = 0; n < p.num_nodes; ++n)
+      for (std::size_t g = 0; g < G; ++g) {
+        if (ev.placement().has(n, g)) continue;
+        if (attempt({}, {{n, g}})) {
+          improved = true;
+          continue;
+        }
+        for (std::size_t r = 0; r < G && !ev.placement().has(n, g); ++r)
+          if (ev.placement().has(n, r) && attempt({{n, r}}, {{n, g}})) improved = true;
+      }
+    for (std::size_t n = 0; n < p.num_nodes; ++n)
+      for (std::size_t m = n + 1; m < p.num_nodes; ++m)
+        for (std::size_t g = 0; g < G; ++g)
+          for (std::size_t h = 0; h < G; ++h) {
+            const auto& x = ev.placement();
+            if (!x.has(n, g) || x.has(m, g) || !x.has(m, h) || x.has(n, h)) continue;
+            if (attempt({{n, g}, {m, h}}, {{m, g}, {n, h}})) improved = true;
+          }
+    if (!improved) break;
+  }
+  a.placement = ev.placement();
+  a.objective = j;
+}
+
 Placement greedy_placement(const Problem& p, std::string& note);
 Problem marginal_problem(const Problem& p);
 
@@ -446,11 +521,20 @@ Expected<SolveResult, SolveError> successive_greedy(const Problem& p, const Solv
       seed = std::move(cand);
     }
   }
-  Ascent best = best_response(p, opt, combine, start);
-  std::string from = opt.warm_start != nullptr ? "the warm start" : "nothing";
   const bool small = p.num_nodes * p.num_experts <= k_restart_size_limit;
+  auto ascend = [&](const Placement& from_x) {
+    Ascent a = best_response(p, opt, combine, from_x);
+    if (small) {
+      const double before = a.objective;
+      polish(p, opt, a);
+      a.polished = a.objective > before;
+    }
+    return a;
+  };
+  Ascent best = ascend(start);
+  std::string from = opt.warm_start != nullptr ? "the warm start" : "nothing";
   if (!(seed == start) && (small || seed_j > best.objective)) {
-    Ascent other = best_response(p, opt, combine, seed);
+    Ascent other = ascend(seed);
     if (other.objective > best.objective) {
       best = std::move(other);
       from = "the best baseline";
@@ -460,7 +544,7 @@ Expected<SolveResult, SolveError> successive_greedy(const Problem& p, const Solv
   // finds cross-node combinations that no single-node move can start).
   if (small) {
     for (std::uint64_t r = 0; r < k_restarts; ++r) {
-      Ascent other = best_response(p, opt, combine, random_placement(p, opt.seed * 1000003 + r));
+      Ascent other = ascend(random_placement(p, opt.seed * 1000003 + r));
       if (other.objective > best.objective) {
         best = std::move(other);
         from = "random restart " + std::to_string(r);
@@ -470,6 +554,7 @@ Expected<SolveResult, SolveError> successive_greedy(const Problem& p, const Solv
   SolveResult r = finish(p, best.placement, opt);
   r.passes = best.passes;
   r.note = "best-response passes: " + std::to_string(best.passes) + ", from " + from;
+  if (best.polished) r.note += ", improved by swaps and exchanges";
   if (combine == Combine::fast)
     r.note += "; " + std::to_string(best.exact_fallbacks) + "/" + std::to_string(best.steps) +
               " node steps ran the pruned DP (certificates failed)";

@@ -22,7 +22,10 @@
 //                       baseline when that is better than the first end
 //                       point (so never worse than those baselines); on
 //                       small instances (N*G <= 256) also 16 seeded random
-//                       restarts. No approximation ratio for K>1
+//                       restarts, and every ascent's end is polished by     small: + sweeps *
+//                       swaps, exchanges between two nodes and fills       O(N*G*(held + N*held))
+//                       (first improvement, <= 50 sweeps), which reach     evaluator moves
+//                       what one node's step cannot. No approximation ratio for K>1
 //                       (NP-hard); the report measures the gap.
 //  sgd-fast             the same with combine_fast: each node step is      same, combination in
 //                       within (1-eps) of the exact DP on the same         O(P log P) when the
