@@ -377,9 +377,21 @@ void GossipNode::handle_alive(const Alive& a, TimePoint now) {
   broadcast(a.node, a);
 }
 
+// An accusation against this node with an incarnation older than ours: we refuted it, but
+// the accuser has not heard the refutation (on a lossy link all its transmissions can be
+// lost while the accuser keeps telling us, buddy-style, that we are suspect). Queue our
+// current Alive again, with no new incarnation, so that it is retransmitted as long as
+// stale accusations keep arriving; the queue holds one Alive per node, so this never grows.
+void GossipNode::repeat_refutation() {
+  if (m_leaving) return;
+  broadcast(m_config.name, Alive{m_incarnation, m_config.name, m_config.address});
+  ++m_counters.refutes_repeated;
+}
+
 void GossipNode::handle_suspect(const Suspect& s, TimePoint now) {
   m_suspicion_deadline.reset();
   Member* m = find(s.node);
+  if (m != nullptr && s.node == m_config.name && s.incarnation < m->incarnation) return repeat_refutation();
   if (m == nullptr || s.incarnation < m->incarnation) return;
   if (m->state == MemberState::suspect && s.node != m_config.name) {
     if (m->suspicion && m->suspicion->confirm(s.from)) broadcast(s.node, s);
@@ -407,6 +419,7 @@ void GossipNode::handle_suspect(const Suspect& s, TimePoint now) {
 void GossipNode::handle_dead(const Dead& d, TimePoint now) {
   m_suspicion_deadline.reset();
   Member* m = find(d.node);
+  if (m != nullptr && d.node == m_config.name && d.incarnation < m->incarnation) return repeat_refutation();
   if (m == nullptr || d.incarnation < m->incarnation) return;
   if (m->state == MemberState::dead || m->state == MemberState::left) return;
   if (d.node == m_config.name) {

@@ -137,6 +137,7 @@ class GossipNode {
   void handle_delta(const StateDelta& d, bool rebroadcast, TimePoint now);
   void handle_push_pull(const std::string& sender, PushPull& p, TimePoint now);
   void refute(std::uint32_t accused_incarnation);
+  void repeat_refutation();
 
   // timers
   void start_probe(TimePoint now);

@@ -78,6 +78,7 @@ struct Counters {
   std::uint64_t probes = 0;
   std::uint64_t probe_failures = 0;   // probes that ended with a suspicion
   std::uint64_t refutes = 0;          // times this node refuted a suspicion of itself
+  std::uint64_t refutes_repeated = 0; // its current Alive queued again on a stale accusation
   std::uint64_t state_syncs = 0;      // Scuttlebutt digest exchanges started
   std::uint64_t unknown_messages = 0; // message types from a newer version, skipped
   std::uint64_t members_refused = 0;  // new members not added: the table held max_members

@@ -175,6 +175,45 @@ TEST_F(GossipNodeTest, SuspicionOfOurselvesIsRefutedWithAHigherIncarnation) {
   EXPECT_GT(sut.health_score(), health_before);  // Lifeguard: refuting means we may be slow
 }
 
+// On a lossy link every transmission of a refutation can be lost while the accuser keeps
+// telling us (buddy system) that we are suspect, with the incarnation we already refuted.
+// Such a stale accusation must put our current Alive back on the wire, without a new
+// incarnation; before, it was ignored and the accuser declared us dead.
+TEST_F(GossipNodeTest, StaleAccusationsOfOurselvesRepeatTheRefutation) {
+  GossipNode sut(config(), ring(), 1, 1, t0);
+  Peer p = peer("p1");
+  add_members(sut, p, 1, t0);
+  (void)sut.on_packet("p1:1", p.packet({Suspect{1, "sut", "p1"}}), Channel::datagram, t0);
+  auto ours = [&](const std::vector<Outgoing>& out) {
+    std::size_t n = 0;
+    for (const auto& a : all_of<Alive>(p, out))
+      if (a.node == "sut") {
+        EXPECT_EQ(a.incarnation, 2u);
+        ++n;
+      }
+    return n;
+  };
+  // Tick until the refutation's transmissions are used up (every one of them "lost").
+  TimePoint t = t0;
+  std::size_t sent = 0;
+  for (int i = 0; i < 200; ++i) sent += ours(sut.on_tick(t += 100ms));
+  ASSERT_GT(sent, 0u);
+  ASSERT_EQ(ours(sut.on_tick(t += 100ms)), 0u) << "the queue should be empty by now";
+
+  for (const Message& stale : {Message{Suspect{1, "sut", "p1"}}, Message{Dead{1, "sut", "p1"}}}) {
+    auto out = sut.on_packet("p1:1", p.packet({stale}), Channel::datagram, t);
+    for (int i = 0; i < 20; ++i) {
+      auto more = sut.on_tick(t += 100ms);
+      out.insert(out.end(), more.begin(), more.end());
+    }
+    EXPECT_GT(ours(out), 0u);
+  }
+  EXPECT_EQ(sut.counters().refutes, 1u);  // no new incarnation
+  EXPECT_EQ(sut.counters().refutes_repeated, 2u);
+  ASSERT_TRUE(sut.member("sut").has_value());
+  EXPECT_EQ(sut.member("sut")->incarnation, 2u);
+}
+
 TEST_F(GossipNodeTest, UnansweredProbeGoesIndirectThenSuspectsThenDeclaresDead) {
   GossipNode sut(config(), ring(), 7, 1, t0);
   Peer p = peer("p1");
