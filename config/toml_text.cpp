@@ -259,8 +259,8 @@ class Structure {
   std::size_t m_bare_start = 0;
   bool m_after_date = false;
   bool m_key_string = false;
-  bool m_trim = false;
-  bool m_escape = false;  // the next character is escaped by a backslash  // inside a multi-line basic string, after a line-ending backslash
+  bool m_trim = false;    // inside a multi-line basic string, after a line-ending backslash
+  bool m_escape = false;  // the last backslash escaped a non-ASCII character
   bool m_line_start = true;
   bool m_junk = false;
 };

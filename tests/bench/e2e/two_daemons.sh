@@ -98,11 +98,12 @@ sys.exit(0 if ok else 1)
 PY
 }
 wait_for "node 2 learning the holders" 60 holder_known
+shm1=$(shm_of "$n1") && shm2=$(shm_of "$n2") || { echo "FAIL: no engine segment name in status"; exit 1; }
 echo "== node 2: experts from the peer"
-python3 "$here/moe_client_check.py" "$lib" "$(shm_of "$n2")" "$work/$n2/run/exec.sock" "$work/ckpt" --expect peer || exit 1
+python3 "$here/moe_client_check.py" "$lib" "$shm2" "$work/$n2/run/exec.sock" "$work/ckpt" --expect peer || exit 1
 echo "== node 1: from its memory tier (node 2's requests loaded it) or its own daemon"
-python3 "$here/moe_client_check.py" "$lib" "$(shm_of "$n1")" "$work/$n1/run/exec.sock" "$work/ckpt" --expect local || exit 1
+python3 "$here/moe_client_check.py" "$lib" "$shm1" "$work/$n1/run/exec.sock" "$work/ckpt" --expect local || exit 1
 kill -TERM "${pids[0]}"; wait "${pids[0]}" 2>/dev/null
 echo "== node 1 stopped: node 2 runs a local copy or fails fast"
-python3 "$here/moe_client_check.py" "$lib" "$(shm_of "$n2")" "$work/$n2/run/exec.sock" "$work/ckpt" --expect failed-or-local --calls 2 || exit 1
+python3 "$here/moe_client_check.py" "$lib" "$shm2" "$work/$n2/run/exec.sock" "$work/ckpt" --expect failed-or-local --calls 2 || exit 1
 echo "PASS"
