@@ -586,123 +586,6 @@ void polish(const Problem& p, const SolveOptions& opt, Ascent& a) {
   a.objective = j;
 }
 
-// Large instances: node-local swaps at the end of an ascent. The node step's profiles are
-// chains, so a node can end where replacing one of its experts by another still pays.
-// Candidate pairs are pruned by an exact bound: removing r never makes adding g worth more
-// (a set's gain from g, max(M, d_g) - max(M, a), does not grow with the other members'
-// latencies M), so swap(r -> g) can only pay when gain_if_added(g) - loss_if_removed(r)
-// (with migration costs) is positive; every candidate is then evaluated exactly.
-// J never decreases. Cost per node and sweep: O(G) gain queries + O(held) loss queries.
-constexpr std::size_t k_swap_sweeps = 10;
-
-std::size_t swap_polish(const Problem& p, const SolveOptions& opt, Ascent& a) {
-  Evaluator ev(p, a.placement);
-  const double mu = opt.migration.current != nullptr ? opt.migration.seconds_per_byte : 0.0;
-  auto pay = [&](std::size_t n, std::size_t g) {
-    return opt.migration.current != nullptr && !opt.migration.current->has(n, g) ? mu * static_cast<double>(p.size[g])
-                                                                                  : 0.0;
-  };
-  double j = a.objective;
-  const double tolerance = 1e-12 * std::max(ev.empty_latency(), 1e-300);
-  const std::size_t G = p.num_experts;
-  std::size_t moves = 0;
-  // value[g]: for g not on n, what adding it gains (net of its migration cost); for g on n,
-  // what removing it loses (net of the migration cost it saves). Per layer, since a move
-  // changes only its own layers' values.
-  std::vector<double> value(G, 0.0);
-  // Every gain of a layer in one pass over its sets (gain_if_added for each expert would
-  // cost K times more): adding g helps set A only when g is A's single slowest member, and
-  // then by w_A (lat(A) - max(second slowest, D_{u,n})).
-  auto refresh = [&](std::size_t n, std::size_t l) {
-    const std::size_t gb = p.layer_begin[l], ge = p.layer_begin[l + 1];
-    std::fill(value.begin() + static_cast<std::ptrdiff_t>(gb), value.begin() + static_cast<std::ptrdiff_t>(ge), 0.0);
-    for (std::size_t u = 0; u < p.num_clients; ++u) {
-      const double serve = p.serve_latency(u, n, l);
-      for (std::size_t s = p.sets_begin[u * p.num_layers + l]; s < p.sets_begin[u * p.num_layers + l + 1]; ++s) {
-        double top = -1.0, second = 0.0;
-        std::size_t arg = G;
-        bool tied = false;
-        for (auto g : p.members(s)) {
-          const double d = ev.expert_latency(u, g);
-          if (d > top) {
-            second = std::max(second, top);
-            top = d;
-            arg = g;
-            tied = false;
-          } else if (d == top && g != arg) {
-            tied = true;
-          } else if (d < top) {
-            second = std::max(second, d);
-          }
-        }
-        if (tied || !(serve < top)) continue;
-        value[arg] += p.set_weight[s] * (top - std::max(second, serve));
-      }
-    }
-    for (std::size_t g = gb; g < ge; ++g)
-      value[g] = ev.placement().has(n, g) ? ev.loss_if_removed(n, g) - pay(n, g) : value[g] - pay(n, g);
-  };
-  std::vector<std::pair<double, std::uint32_t>> adds, drops;
-  for (std::size_t sweep = 0; sweep < k_swap_sweeps; ++sweep) {
-    const std::size_t before = moves;
-    for (std::size_t n = 0; n < p.num_nodes; ++n) {
-      for (std::size_t l = 0; l < p.num_layers; ++l) refresh(n, l);
-      std::uint64_t used = ev.placement().bytes_on(p, n);
-      for (std::size_t round = 0; round < 4 * p.num_layers + 4; ++round) {
-        adds.clear();
-        drops.clear();
-        for (std::size_t g = 0; g < G; ++g) {
-          if (ev.placement().has(n, g)) drops.emplace_back(value[g], static_cast<std::uint32_t>(g));
-          else if (value[g] > tolerance) adds.emplace_back(value[g], static_cast<std::uint32_t>(g));
-        }
-        if (adds.empty()) break;
-        std::sort(adds.begin(), adds.end(), [](auto x, auto y) { return x.first > y.first; });
-        std::sort(drops.begin(), drops.end());
-        std::size_t in = G, out = G;
-        for (auto [gain, g] : adds) {
-          if (used + p.size[g] <= p.budget[n]) {  // a fill: its gain is exact
-            ev.add(n, g);
-            j += gain;
-            in = g;
-            break;
-          }
-          for (auto [loss, r] : drops) {
-            if (gain - loss <= tolerance) break;  // the bound: no later r can pay either
-            if (used - p.size[r] + p.size[g] > p.budget[n]) continue;
-            const double was = ev.reduction();
-            ev.remove(n, r);
-            ev.add(n, g);
-            // Different layers do not interact: the bound is then the exact change.
-            const double delta = p.layer_of[r] != p.layer_of[g] ? gain - loss
-                                                                 : ev.reduction() - was - pay(n, g) + pay(n, r);
-            if (delta > tolerance) {
-              j += delta;
-              in = g;
-              out = r;
-              break;
-            }
-            ev.remove(n, g);
-            ev.add(n, r);
-          }
-          if (in != G) break;
-        }
-        if (in == G) break;
-        ++moves;
-        used += p.size[in];
-        refresh(n, p.layer_of[in]);
-        if (out != G) {
-          used -= p.size[out];
-          if (p.layer_of[out] != p.layer_of[in]) refresh(n, p.layer_of[out]);
-        }
-      }
-    }
-    if (moves == before) break;
-  }
-  a.placement = ev.placement();
-  a.objective = j;
-  return moves;
-}
-
 Placement greedy_placement(const Problem& p, std::string& note);
 Problem marginal_problem(const Problem& p);
 
@@ -731,16 +614,7 @@ Expected<SolveResult, SolveError> successive_greedy(const Problem& p, const Solv
   const Problem marginal = marginal_problem(p);
   Placement seed = start;
   double seed_j = ev.reduction() - mu * migration_bytes(p, start, opt.migration);
-  // The cooperative start matters when a node cannot hold a whole set in every layer
-  // (fewer than K slots per layer on average); above that it costs time and, measured on
-  // the report grid, never gave a better start.
-  const double mean_size =
-      p.num_experts > 0 ? std::accumulate(p.size.begin(), p.size.end(), 0.0) / static_cast<double>(p.num_experts) : 1.0;
-  bool cramped = false;
-  for (std::size_t n = 0; n < p.num_nodes; ++n)
-    cramped = cramped || static_cast<double>(p.budget[n]) < mean_size * static_cast<double>(p.top_k * p.num_layers);
-  const Placement empty(p.num_nodes, p.num_experts);
-  for (Placement cand : {cramped ? completion_placement(p) : empty, popularity_placement(p), popularity_distinct_placement(p), layer_uniform_placement(p),
+  for (Placement cand : {popularity_placement(p), popularity_distinct_placement(p), layer_uniform_placement(p),
                          greedy_placement(marginal, ignored), random_placement(p, opt.seed)}) {
     const double j = objective_of(cand);
     if (j > seed_j) {
@@ -755,8 +629,6 @@ Expected<SolveResult, SolveError> successive_greedy(const Problem& p, const Solv
       const double before = a.objective;
       polish(p, opt, a);
       a.polished = a.objective > before;
-    } else {
-      a.polished = swap_polish(p, opt, a) > 0;
     }
     return a;
   };
@@ -767,6 +639,27 @@ Expected<SolveResult, SolveError> successive_greedy(const Problem& p, const Solv
     if (other.objective > best.objective) {
       best = std::move(other);
       from = "the best baseline";
+    }
+  }
+  // A node left empty by the ascent found nothing worth its budget on its own: when nodes
+  // are too small to hold a set in every layer (fewer than K slots per layer), that is where
+  // sets must be completed by several nodes together, which the cooperative start does.
+  // Only then, since it costs about one node step's time.
+  const double mean_size =
+      p.num_experts > 0 ? std::accumulate(p.size.begin(), p.size.end(), 0.0) / static_cast<double>(p.num_experts) : 1.0;
+  bool cramped = false, idle_node = false;
+  for (std::size_t n = 0; n < p.num_nodes; ++n) {
+    cramped = cramped || static_cast<double>(p.budget[n]) < mean_size * static_cast<double>(p.top_k * p.num_layers);
+    idle_node = idle_node || (best.placement.bytes_on(p, n) == 0 && p.budget[n] >= mean_size);
+  }
+  if (cramped && idle_node) {
+    const Placement coop = completion_placement(p);
+    if (objective_of(coop) > best.objective) {
+      Ascent other = ascend(coop);
+      if (other.objective > best.objective) {
+        best = std::move(other);
+        from = "the cooperative start";
+      }
     }
   }
   // Small instances: also restart from seeded random placements (cheap there, and it
@@ -783,7 +676,7 @@ Expected<SolveResult, SolveError> successive_greedy(const Problem& p, const Solv
   SolveResult r = finish(p, best.placement, opt);
   r.passes = best.passes;
   r.note = "best-response passes: " + std::to_string(best.passes) + ", from " + from;
-  if (best.polished) r.note += small ? ", improved by swaps and exchanges" : ", improved by swaps";
+  if (best.polished) r.note += ", improved by swaps and exchanges";
   if (combine == Combine::fast)
     r.note += "; " + std::to_string(best.exact_fallbacks) + "/" + std::to_string(best.steps) +
               " node steps ran the pruned DP (certificates failed)";

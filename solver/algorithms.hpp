@@ -20,7 +20,10 @@
 //                       optimum (w.r.t. the profile chains). Starts: the
 //                       warm start (or nothing); also the best cheap
 //                       baseline when that is better than the first end
-//                       point (so never worse than those baselines); on
+//                       point (so never worse than those baselines); when
+//                       nodes hold fewer than K experts per layer and the
+//                       ascent left a node empty, also a cooperative start
+//                       (sampled sets completed with all nodes' room); on
 //                       small instances (N*G <= 256) also 16 seeded random
 //                       restarts, and every ascent's end is polished by     small: + sweeps *
 //                       swaps, exchanges between two nodes and fills       O(N*G*(held + N*held))
