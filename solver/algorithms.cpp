@@ -155,8 +155,9 @@ Placement layer_uniform_placement(const Problem& p) {
 // sampled sets: take the set with the best estimated value per missing byte (value: its
 // weight times the fallback latency minus the latency it gets when every missing member
 // goes to the fastest node with room), place its missing members there, repeat until no
-// set fits. Keys only grow as members become present, so a lazy max-heap suffices.
-// O(set members * log(sets)).
+// set fits. A key grows when a member becomes present (the set is pushed again) and falls
+// when nodes fill up (checked when popped, re-queued if no longer the best): a lazy
+// max-heap. O(set members * K * log(sets)).
 Placement completion_placement(const Problem& p) {
   Placement x(p.num_nodes, p.num_experts);
   const std::size_t S = p.num_sets(), G = p.num_experts, N = p.num_nodes, L = p.num_layers;
