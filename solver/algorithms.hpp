@@ -28,8 +28,11 @@
 //                       restarts, and every ascent's end is polished by     small: + sweeps *
 //                       swaps, exchanges between two nodes and fills       O(N*G*(held + N*held))
 //                       (first improvement, <= 50 sweeps), which reach     evaluator moves
-//                       what one node's step cannot. No approximation ratio for K>1
-//                       (NP-hard); the report measures the gap.
+//                       what one node's step cannot; on larger instances  large: + per move
+//                       the chosen end is polished by node-local swaps     O(sets of 1-2 layers
+//                       and fills (exact bound pruning, until a sweep      * K), first turn
+//                       finds none, <= 10 sweeps). No approximation ratio  O(N * sets)
+//                       for K>1 (NP-hard); the report measures the gap.
 //  sgd-fast             the same with combine_fast: each node step is      same, combination in
 //                       within (1-eps) of the exact DP on the same         O(P log P) when the
 //                       profiles (certified by LP bounds, else a pruned    certificate holds, else
