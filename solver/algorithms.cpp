@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "solver/evaluator.hpp"
+#include "solver/local_swaps.hpp"
 #include "solver/random.hpp"
 
 namespace slimcache::solver {
@@ -587,172 +588,17 @@ void polish(const Problem& p, const SolveOptions& opt, Ascent& a) {
   a.objective = j;
 }
 
-// Large instances: node-local swaps at the end of the ascent. The node step's profiles are
-// chains, so a node can end where replacing one of its experts by another (or adding one
-// where its budget has room) still pays; at small budgets this is worth a few percent.
-// Candidates are pruned by an exact bound: removing r never makes adding g worth more (a
-// set's gain from g, max(M, d_g) - max(M, a), does not grow with the other members'
-// latencies M), so swap(r -> g) can only pay when gain(g) - loss(r) > 0 (migration costs
-// included). When r and g are in different layers the bound is the exact change (layers
-// do not interact); in the same layer the swap is evaluated exactly. J never decreases.
-// Incremental: every value of node n in layer l depends only on the placement of layer l,
-// so a move re-values its own one or two layers, and a node re-values at its turn only the
-// layers that moved since its last turn. Per move: O(sets of the moved layers * K +
-// held log held); per node's first turn: O(sets * K) for all layers.
+// Large instances: node-local fills and swaps (local_swaps.hpp) on every node in turn,
+// until a sweep finds none (at most k_swap_sweeps). J never decreases.
 constexpr std::size_t k_swap_sweeps = 10;
 
 std::size_t swap_polish(const Problem& p, const SolveOptions& opt, Ascent& a) {
   Evaluator ev(p, a.placement);
-  const std::size_t G = p.num_experts, L = p.num_layers, N = p.num_nodes;
-  auto pay = [&](std::size_t n, std::size_t g) {
-    return opt.migration.current != nullptr && !opt.migration.current->has(n, g)
-               ? opt.migration.seconds_per_byte * static_cast<double>(p.size[g])
-               : 0.0;
-  };
-  const double tolerance = 1e-12 * std::max(ev.empty_latency(), 1e-300);
-  // value[n * G + g]: for g not on n what adding it gains, for g on n what removing it
-  // loses, both net of g's migration cost. Valid for layer l while seen[n * L + l] equals
-  // version[l] (bumped by every move in layer l).
-  std::vector<double> value(N * G, 0.0);
-  std::vector<std::uint64_t> version(L, 1), seen(N * L, 0);
-  // Every gain of a layer in one pass over its sets (gain_if_added per expert would cost
-  // K times more): adding g helps set A only when g is A's single slowest member, and then
-  // by w_A * (lat(A) - max(second slowest, D_{u,n,l})). The slowest and second slowest of
-  // each set do not depend on n: computed once per layer version for all nodes.
-  std::vector<double> top(p.num_sets()), second(p.num_sets());
-  std::vector<std::uint32_t> slowest(p.num_sets());  // G: tied (no single slowest member)
-  std::vector<std::uint64_t> stats_seen(L, 0);
-  auto set_stats = [&](std::size_t l) {
-    for (std::size_t u = 0; u < p.num_clients; ++u)
-      for (std::size_t s = p.sets_begin[u * L + l]; s < p.sets_begin[u * L + l + 1]; ++s) {
-        double t = -1.0, sec = 0.0;
-        std::uint32_t arg = static_cast<std::uint32_t>(G);
-        bool tied = false;
-        for (auto g : p.members(s)) {
-          const double d = ev.expert_latency(u, g);
-          if (d > t) {
-            sec = std::max(sec, t);
-            t = d;
-            arg = g;
-            tied = false;
-          } else if (d == t && g != arg) {
-            tied = true;
-          } else if (d < t) {
-            sec = std::max(sec, d);
-          }
-        }
-        top[s] = t;
-        second[s] = sec;
-        slowest[s] = tied ? static_cast<std::uint32_t>(G) : arg;
-      }
-    stats_seen[l] = version[l];
-  };
-  auto refresh = [&](std::size_t n, std::size_t l) {
-    if (stats_seen[l] != version[l]) set_stats(l);
-    double* v = value.data() + n * G;
-    const std::size_t gb = p.layer_begin[l], ge = p.layer_begin[l + 1];
-    std::fill(v + gb, v + ge, 0.0);
-    for (std::size_t u = 0; u < p.num_clients; ++u) {
-      const double serve = p.serve_latency(u, n, l);
-      for (std::size_t s = p.sets_begin[u * L + l]; s < p.sets_begin[u * L + l + 1]; ++s)
-        if (slowest[s] != G && serve < top[s]) v[slowest[s]] += p.set_weight[s] * (top[s] - std::max(second[s], serve));
-    }
-    for (std::size_t g = gb; g < ge; ++g)
-      v[g] = ev.placement().has(n, g) ? ev.loss_if_removed(n, g) - pay(n, g) : v[g] - pay(n, g);
-    seen[n * L + l] = version[l];
-  };
-  // Per layer, node n's candidates to add (positive gain, descending); all held experts as
-  // candidates to drop (ascending loss).
-  std::vector<std::vector<std::uint32_t>> adds(L);
-  std::vector<std::uint32_t> drops;
-  auto list_adds = [&](std::size_t n, std::size_t l) {
-    const double* v = value.data() + n * G;
-    auto& out = adds[l];
-    out.clear();
-    for (std::size_t g = p.layer_begin[l]; g < p.layer_begin[l + 1]; ++g)
-      if (!ev.placement().has(n, g) && v[g] > tolerance) out.push_back(static_cast<std::uint32_t>(g));
-    std::sort(out.begin(), out.end(), [&](auto x, auto y) { return v[x] > v[y] || (v[x] == v[y] && x < y); });
-  };
-  auto list_drops = [&](std::size_t n) {
-    const double* v = value.data() + n * G;
-    drops.clear();
-    for (std::size_t g = 0; g < G; ++g)
-      if (ev.placement().has(n, g)) drops.push_back(static_cast<std::uint32_t>(g));
-    std::sort(drops.begin(), drops.end(), [&](auto x, auto y) { return v[x] < v[y] || (v[x] == v[y] && x < y); });
-  };
+  LocalSwaps swaps(ev, opt.migration);
   std::size_t moves = 0;
-  using Head = std::pair<double, std::uint32_t>;  // add value, layer (position in cursor[layer])
-  std::vector<std::size_t> cursor(L);
   for (std::size_t sweep = 0; sweep < k_swap_sweeps; ++sweep) {
     const std::size_t before = moves;
-    for (std::size_t n = 0; n < N; ++n) {
-      if (p.budget[n] == 0) continue;
-      const double* v = value.data() + n * G;
-      for (std::size_t l = 0; l < L; ++l) {
-        if (seen[n * L + l] != version[l]) refresh(n, l);
-        list_adds(n, l);
-      }
-      list_drops(n);
-      std::uint64_t used = ev.placement().bytes_on(p, n);
-      // Each move raises J; the bound on moves per turn only caps pathological cases.
-      for (std::size_t round = 0; round < 4 * (drops.size() + L) + 4; ++round) {
-        const double least_loss = drops.empty() ? 0.0 : v[drops.front()];
-        std::priority_queue<Head> heads;
-        for (std::size_t l = 0; l < L; ++l) {
-          cursor[l] = 0;
-          if (!adds[l].empty()) heads.emplace(v[adds[l][0]], static_cast<std::uint32_t>(l));
-        }
-        std::size_t in = G, out = G;
-        while (!heads.empty() && in == G) {
-          const auto [gain, lg] = heads.top();
-          heads.pop();
-          const std::uint32_t g = adds[lg][cursor[lg]];
-          if (++cursor[lg] < adds[lg].size()) heads.emplace(v[adds[lg][cursor[lg]]], lg);
-          if (used + p.size[g] <= p.budget[n]) {  // a fill: its gain is exact
-            in = g;
-            break;
-          }
-          if (gain - least_loss <= tolerance) break;  // no drop can pay for this or any later add
-          for (const auto r : drops) {
-            if (gain - v[r] <= tolerance) break;  // the bound: no later r can pay either
-            if (used - p.size[r] + p.size[g] > p.budget[n]) continue;
-            if (p.layer_of[r] != lg) {  // different layers: the bound is the exact change
-              in = g;
-              out = r;
-              break;
-            }
-            const double was = ev.reduction();
-            ev.remove(n, r);
-            ev.add(n, g);
-            const double d = ev.reduction() - was - pay(n, g) + pay(n, r);
-            ev.remove(n, g);
-            ev.add(n, r);
-            if (d > tolerance) {
-              in = g;
-              out = r;
-              break;
-            }
-          }
-        }
-        if (in == G) break;
-        if (out != G) {
-          ev.remove(n, out);
-          used -= p.size[out];
-        }
-        ev.add(n, in);
-        used += p.size[in];
-        ++moves;
-        const std::size_t lin = p.layer_of[in], lout = out != G ? p.layer_of[out] : lin;
-        auto moved = [&](std::size_t l) {
-          ++version[l];  // the other nodes re-value it at their turn
-          refresh(n, l);
-          list_adds(n, l);
-        };
-        moved(lin);
-        if (lout != lin) moved(lout);
-        list_drops(n);
-      }
-    }
+    for (std::size_t n = 0; n < p.num_nodes; ++n) moves += swaps.improve(n);
     if (moves == before) break;
   }
   a.placement = ev.placement();

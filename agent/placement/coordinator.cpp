@@ -8,6 +8,7 @@
 
 #include "agent/engine/activation_stats.hpp"
 #include "solver/evaluator.hpp"
+#include "solver/local_swaps.hpp"
 #include "solver/single_node.hpp"
 
 namespace slimcache::agent::placement {
@@ -126,6 +127,18 @@ NodeStepResult run_node_step(const NodeStepTask& task) {
     options.epsilon = task.epsilon;
     options.migration = {&current, task.migration_s_per_byte};
     auto step = solver::solve_single_node(eval, n, options);
+    // Then node-local fills and swaps (solver/local_swaps.hpp): the step's per-layer chains
+    // can end where replacing one expert still pays. Node n is empty again afterwards.
+    {
+      for (const auto g : step.experts) eval.add(n, g);
+      solver::LocalSwaps swaps(eval, options.migration);
+      if (swaps.improve(n) > 0) {
+        step.experts.clear();
+        for (std::size_t g = 0; g < p.num_experts; ++g)
+          if (eval.placement().has(n, g)) step.experts.push_back(static_cast<std::uint32_t>(g));
+      }
+      for (const auto g : step.experts) eval.remove(n, g);
+    }
     // The value (without migration cost) of a content for this node, others fixed.
     auto value_of = [&](const std::vector<std::uint32_t>& content) {
       for (const auto g : content) eval.add(n, g);

@@ -7,7 +7,10 @@
 #include <random>
 #include <set>
 
+#include "solver/algorithms.hpp"
 #include "solver/evaluator.hpp"
+#include "solver/model_presets.hpp"
+#include "solver/synthetic.hpp"
 
 namespace slimcache::agent::placement {
 namespace {
@@ -120,6 +123,63 @@ Sim three_nodes() {
   sim.set_stats("a", make_stats(sim.shape, 11, 10.0), 1);
   sim.set_stats("c", make_stats(sim.shape, 12, 5.0), 2);
   return sim;
+}
+
+// The daemon's node step ends with node-local fills and swaps: with the other nodes fixed,
+// no fill and no swap of one held expert for another on this node may still pay. Checked
+// exhaustively with a fresh evaluator (no pruning). OLMoE shape at F = 0.1, where the
+// step's chains alone leave such swaps (it fails without them).
+TEST(PlacementCoordinator, NodeStepEndsWhereNoSingleSwapOrFillPays) {
+  solver::GeneratorOptions g;
+  g.nodes = 4;
+  g.clients = 2;
+  g.budget_fraction = 0.1;
+  g.samples_per_layer = 16;
+  g.seed = 4;
+  auto in = solver::generate_instance(*solver::find_model_preset("olmoe-1b-7b"), g);
+  ASSERT_TRUE(in.has_value());
+  auto problem = solver::build_problem(*in);
+  ASSERT_TRUE(problem.has_value());
+  const auto p = std::make_shared<const solver::Problem>(std::move(problem).value());
+  auto others = solver::solve(*p, solver::Algorithm::popularity_distinct);
+  ASSERT_TRUE(others.has_value());
+  std::size_t checked = 0;
+  for (std::size_t self = 0; self < p->num_nodes; ++self) {
+    NodeStepTask task;
+    task.problem = p;
+    task.self = self;
+    task.others = others->placement;
+    for (std::size_t e = 0; e < p->num_experts; ++e) task.others.set(self, e, false);
+    const NodeStepResult r = run_node_step(task);
+    ASSERT_TRUE(r.error.empty()) << r.error;
+    solver::Placement x = task.others;
+    std::uint64_t used = 0;
+    for (const auto e : r.experts) {
+      x.set(self, e, true);
+      used += p->size[e];
+    }
+    ASSERT_LE(used, p->budget[self]);
+    solver::Evaluator ev(*p, x);
+    const double tolerance = 1e-9 * ev.empty_latency();
+    for (std::size_t add = 0; add < p->num_experts; ++add) {
+      if (x.has(self, add)) continue;
+      if (used + p->size[add] <= p->budget[self]) {
+        EXPECT_LE(ev.gain_if_added(self, add), tolerance) << "node " << self << " fills " << add;
+        continue;
+      }
+      for (std::size_t drop = 0; drop < p->num_experts; ++drop) {
+        if (!x.has(self, drop)) continue;
+        const double was = ev.reduction();
+        ev.remove(self, drop);
+        ev.add(self, add);
+        EXPECT_LE(ev.reduction() - was, tolerance) << "node " << self << " swaps " << drop << " for " << add;
+        ev.remove(self, add);
+        ev.add(self, drop);
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 1000u);
 }
 
 TEST(PlacementCoordinator, NodesAgreeOnEpochAndDigestAndPublishInNameOrder) {
