@@ -96,6 +96,25 @@ void LocalSwaps::list_drops(std::size_t n) {
   std::sort(m_drops.begin(), m_drops.end(), [&](auto x, auto y) { return v[x] < v[y] || (v[x] == v[y] && x < y); });
 }
 
+// After a move in layers a and b: their held experts' losses changed, the other layers'
+// did not, so only their entries are re-sorted and merged back: O(held + E log E).
+void LocalSwaps::update_drops(std::size_t n, std::size_t a, std::size_t b) {
+  const Problem& p = m_ev.problem();
+  const double* v = m_value.data() + n * p.num_experts;
+  auto less = [&](auto x, auto y) { return v[x] < v[y] || (v[x] == v[y] && x < y); };
+  std::erase_if(m_drops, [&](std::uint32_t g) { return p.layer_of[g] == a || p.layer_of[g] == b; });
+  const std::size_t kept = m_drops.size();
+  auto held_of = [&](std::size_t l) {
+    for (std::size_t g = p.layer_begin[l]; g < p.layer_begin[l + 1]; ++g)
+      if (m_ev.placement().has(n, g)) m_drops.push_back(static_cast<std::uint32_t>(g));
+  };
+  held_of(a);
+  if (b != a) held_of(b);
+  const auto mid = m_drops.begin() + static_cast<std::ptrdiff_t>(kept);
+  std::sort(mid, m_drops.end(), less);
+  std::inplace_merge(m_drops.begin(), mid, m_drops.end(), less);
+}
+
 std::size_t LocalSwaps::improve(std::size_t n, std::size_t max_moves) {
   const Problem& p = m_ev.problem();
   const std::size_t G = p.num_experts, L = p.num_layers;
@@ -164,7 +183,7 @@ std::size_t LocalSwaps::improve(std::size_t n, std::size_t max_moves) {
     };
     moved(lin);
     if (lout != lin) moved(lout);
-    list_drops(n);
+    update_drops(n, lin, lout);
   }
   return moves;
 }

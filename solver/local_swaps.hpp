@@ -18,7 +18,7 @@
 // (on any node, through this object) since n's last call. The slowest and second-slowest
 // member of each set, which every node's gains need, are computed once per layer change.
 // Cost: a node's first call O(sets * (K + 1) + G log E); per move O(sets of the moved
-// layers * K + held log held + L log L). Not thread-safe; the Evaluator must only change
+// layers * K + held + E log E + L log L). Not thread-safe; the Evaluator must only change
 // through this object while it lives.
 #include <cstddef>
 #include <cstdint>
@@ -42,6 +42,7 @@ class LocalSwaps {
   void refresh(std::size_t n, std::size_t l);
   void list_adds(std::size_t n, std::size_t l);
   void list_drops(std::size_t n);
+  void update_drops(std::size_t n, std::size_t a, std::size_t b);
 
   Evaluator& m_ev;
   MigrationCost m_migration;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "solver/evaluator.hpp"
+#include "solver/local_swaps.hpp"
 #include "solver/synthetic.hpp"
 #include "tests/solver/feasibility.hpp"
 #include "tests/solver/tiny_instances.hpp"
@@ -250,6 +251,69 @@ TEST(Algorithms, SgdEndsWhereNoSingleSwapOrFillPays) {
     }
     EXPECT_GT(checked, 1000u);
   }
+}
+
+// LocalSwaps::improve(n): right after one call no fill and no swap on node n may still pay
+// (checked without pruning), and the reduction never falls. Starts: the baselines'
+// placements (improve() on each node in turn, one LocalSwaps object, so later calls reuse
+// the values the earlier moves left), and node n's single-node step with the others fixed
+// (as the daemon's node step calls it).
+TEST(Algorithms, LocalSwapsLeaveNoPayingSwapOnTheNode) {
+  GeneratorOptions g;
+  g.nodes = 4;
+  g.clients = 2;
+  g.budget_fraction = 0.1;
+  g.samples_per_layer = 16;
+  g.seed = 4;
+  auto in = generate_instance(*find_model_preset("olmoe-1b-7b"), g);
+  ASSERT_TRUE(in.has_value());
+  auto problem = build_problem(*in);
+  ASSERT_TRUE(problem.has_value());
+  const Problem& p = *problem;
+  std::size_t moves = 0;
+  auto improve_and_check = [&](Evaluator& ev, LocalSwaps& swaps, std::size_t n, const std::string& label) {
+    const double before = ev.reduction();
+    moves += swaps.improve(n);
+    EXPECT_GE(ev.reduction(), before - 1e-12) << label;
+    Evaluator check(p, ev.placement());
+    const double tolerance = 1e-9 * check.empty_latency();
+    const std::uint64_t used = check.placement().bytes_on(p, n);
+    ASSERT_LE(used, p.budget[n]) << label;
+    for (std::size_t add = 0; add < p.num_experts; ++add) {
+      if (check.placement().has(n, add)) continue;
+      if (used + p.size[add] <= p.budget[n]) {
+        EXPECT_LE(check.gain_if_added(n, add), tolerance) << label << " fills " << add;
+        continue;
+      }
+      for (std::size_t r = 0; r < p.num_experts; ++r) {
+        if (!check.placement().has(n, r)) continue;
+        const double was = check.reduction();
+        check.remove(n, r);
+        check.add(n, add);
+        EXPECT_LE(check.reduction() - was, tolerance) << label << " swaps " << r << " for " << add;
+        check.remove(n, add);
+        check.add(n, r);
+      }
+    }
+  };
+  for (const Algorithm start : {Algorithm::popularity, Algorithm::popularity_distinct, Algorithm::layer_uniform}) {
+    auto placed = solve(p, start);
+    ASSERT_TRUE(placed.has_value());
+    Evaluator ev(p, placed->placement);
+    LocalSwaps swaps(ev, MigrationCost{});
+    for (std::size_t n = 0; n < p.num_nodes; ++n)
+      improve_and_check(ev, swaps, n, std::string(algorithm_name(start)) + " node " + std::to_string(n));
+    for (std::size_t n = 0; n < p.num_nodes; ++n) {
+      Placement others = placed->placement;
+      for (std::size_t e = 0; e < p.num_experts; ++e) others.set(n, e, false);
+      Evaluator step_ev(p, others);
+      const SingleNodeResult step = solve_single_node(step_ev, n);
+      for (const auto e : step.experts) step_ev.add(n, e);
+      LocalSwaps step_swaps(step_ev, MigrationCost{});
+      improve_and_check(step_ev, step_swaps, n, std::string(algorithm_name(start)) + " step of node " + std::to_string(n));
+    }
+  }
+  EXPECT_GT(moves, 0u);
 }
 
 TEST(Algorithms, SingleNodeStepFastIsWithinEpsilonOfExactOnTheSameProfiles) {
