@@ -450,6 +450,7 @@ struct Ascent {
   double objective = 0.0;
   std::size_t passes = 0;
   std::size_t steps = 0, exact_fallbacks = 0;
+  double combine_seconds = 0.0;
   bool polished = false;  // small instances: swaps and exchanges improved the ascent's end
 };
 
@@ -478,12 +479,14 @@ Ascent best_response(const Problem& p, const SolveOptions& opt, Combine combine,
   std::vector<std::uint8_t> wanted(p.num_experts, 0);
   std::vector<std::uint32_t> removed, added;
   std::size_t passes = 0, steps = 0, fallbacks = 0;
+  double combine_seconds = 0.0;
   while (passes < opt.max_passes) {
     ++passes;
     double pass_gain = 0.0;
     for (auto n : order) {
       const SingleNodeResult res = solve_single_node(ev, n, sn, &cache);
       ++steps;
+      combine_seconds += res.combine_seconds;
       if (combine == Combine::fast && res.used_exact_dp) ++fallbacks;
       // Apply only the difference (experts kept on n are not removed and re-added).
       std::fill(wanted.begin(), wanted.end(), 0);
@@ -511,7 +514,7 @@ Ascent best_response(const Problem& p, const SolveOptions& opt, Combine combine,
                                                  : opt.min_relative_gain;
     if (pass_gain <= stop * std::max(j, 0.0) || pass_gain <= tolerance) break;
   }
-  return Ascent{ev.placement(), j, passes, steps, fallbacks};
+  return Ascent{ev.placement(), j, passes, steps, fallbacks, combine_seconds};
 }
 
 // Small instances: a final local search over moves that a single node's step cannot make
@@ -645,8 +648,12 @@ Expected<SolveResult, SolveError> successive_greedy(const Problem& p, const Solv
     }
   }
   const bool small = p.num_nodes * p.num_experts <= k_restart_size_limit;
+  std::size_t node_steps = 0;  // over every ascent, for the result's work figures
+  double combine_seconds = 0.0;
   auto ascend = [&](const Placement& from_x) {
     Ascent a = best_response(p, opt, combine, from_x);
+    node_steps += a.steps;
+    combine_seconds += a.combine_seconds;
     if (small) {
       const double before = a.objective;
       polish(p, opt, a);
@@ -699,6 +706,8 @@ Expected<SolveResult, SolveError> successive_greedy(const Problem& p, const Solv
   if (!small) best.polished = swap_polish(p, opt, best) > 0;
   SolveResult r = finish(p, best.placement, opt);
   r.passes = best.passes;
+  r.node_steps = node_steps;
+  r.combine_seconds = combine_seconds;
   r.note = "best-response passes: " + std::to_string(best.passes) + ", from " + from;
   if (best.polished) r.note += small ? ", improved by swaps and exchanges" : ", improved by swaps";
   if (combine == Combine::fast)

@@ -96,7 +96,10 @@ struct SolveResult {
   double reduction_s = 0.0;   // T(empty) - T(x)
   double migration_bytes = 0.0;
   SolveStatus status = SolveStatus::feasible;  // optimal: proven (brute force, exact flow)
-  std::size_t passes = 0;     // sgd: best-response passes run
+  std::size_t passes = 0;     // sgd: best-response passes run (of the ascent that won)
+  std::size_t node_steps = 0;    // sgd: single-node steps run, over every ascent
+  double combine_seconds = 0.0;  // sgd: measured time of their cross-layer combinations
+                                 // (combine_exact / combine_fast), over every ascent
   std::string note;           // e.g. "exact: min-cost flow"
 };
 

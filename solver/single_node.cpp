@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <chrono>
 #include <numeric>
 #include <optional>
 #include <span>
@@ -101,10 +102,10 @@ struct LayerSolver {
   std::vector<double>& base_lat;
   std::vector<double>& lat;
   std::vector<std::uint64_t>& needed;  // per set: members node n would speed up (bit i = member i)
-  // Same results, less work (Combine::fast): BlockMin instead of std::min_element, and
+  // StepKernels::fast (same results, less work): BlockMin instead of std::min_element, and
   // per-set counts of the members at the set's latency, so that evaluate_chain recomputes a
   // set's maximum only when its last slowest member gets faster.
-  bool fast_impl = false;
+  const bool fast_impl;
   std::vector<std::uint32_t>& base_cnt;
   std::vector<std::uint32_t>& cnt;
 
@@ -112,14 +113,15 @@ struct LayerSolver {
               SingleNodeCache::Scratch& scratch)
       : p(prob), x(pl), n(node), opt(o), unit(budget_unit(prob, node)),
         capacity(static_cast<std::size_t>(prob.budget[node] / unit)), base_lat(scratch.base_lat), lat(scratch.lat),
-        needed(scratch.needed), base_cnt(scratch.base_cnt), cnt(scratch.cnt) {
+        needed(scratch.needed), fast_impl(o.kernels == StepKernels::fast), base_cnt(scratch.base_cnt),
+        cnt(scratch.cnt) {
     const std::size_t sets = prob.num_sets();
     if (lat.size() < sets) {
       lat.resize(sets);
       base_lat.resize(sets);
       needed.resize(sets);
     }
-    if (o.combine == Combine::fast && cnt.size() < sets) {
+    if (fast_impl && cnt.size() < sets) {
       cnt.resize(sets);
       base_cnt.resize(sets);
     }
@@ -395,7 +397,6 @@ SingleNodeResult solve_single_node(const Evaluator& eval, std::size_t node, cons
   const Placement& x = eval.placement();
   SingleNodeCache::Scratch local_scratch;
   LayerSolver ls(p, x, node, opt, cache != nullptr ? cache->scratch : local_scratch);
-  ls.fast_impl = opt.combine == Combine::fast;
   const std::size_t L = p.num_layers;
   std::vector<SingleNodeCache::Layer> local;
   if (cache != nullptr && cache->layers.size() != p.num_nodes * L) cache->layers.assign(p.num_nodes * L, {});
@@ -467,9 +468,11 @@ SingleNodeResult solve_single_node(const Evaluator& eval, std::size_t node, cons
     }
     profiles[l] = std::move(best);
   }
+  const auto combine_start = std::chrono::steady_clock::now();
   const Combination comb = opt.combine == Combine::exact ? combine_exact(profiles, ls.capacity)
                                                          : combine_fast(profiles, ls.capacity, opt.epsilon);
   SingleNodeResult out;
+  out.combine_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - combine_start).count();
   out.used_exact_dp = comb.used_exact_dp;
   for (std::size_t l = 0; l < L; ++l) {
     const SingleNodeCache::Layer& memo = cache != nullptr ? cache->layers[node * L + l] : local[l];

@@ -20,7 +20,6 @@
 //     completing the sampled set with the best value per missing unit;
 //   - exact enumeration of all subsets when 2^E_l * (set work of the layer) is small.
 // Profiles are combined across layers with combine_exact or combine_fast (maxplus.hpp).
-// Combine::fast also peels with block minima (the same order as the scan of the exact path).
 // Budget units: the expert size when sizes are uniform (the budget is then a
 // cardinality), else a common divisor, coarsened (sizes rounded up) so that a node has at
 // most 2^16 units; rounding up keeps every answer feasible.
@@ -40,6 +39,12 @@ namespace slimcache::solver {
 
 enum class Combine { exact, fast };
 
+// How a layer's chains are peeled and valued; both give the same chains and profiles, bit
+// for bit. fast: block minima for the peeling (BlockMin) and per-set counts of the members
+// at the set's latency, so a set's maximum is recomputed only when its last slowest member
+// gets faster. plain: linear scans and a full recomputation; kept as the tests' oracle.
+enum class StepKernels { fast, plain };
+
 struct MigrationCost {
   const Placement* current = nullptr;  // the deployed placement; nullptr: no migration cost
   double seconds_per_byte = 0.0;       // mu
@@ -48,6 +53,7 @@ struct MigrationCost {
 struct SingleNodeOptions {
   Combine combine = Combine::fast;
   double epsilon = 0.01;  // for Combine::fast
+  StepKernels kernels = StepKernels::fast;
   MigrationCost migration;
   std::size_t enumerate_work_limit = std::size_t{1} << 16;  // 2^E_l * set work per layer
   std::size_t popularity_chain_max_experts = 32;             // larger layers: no popularity chain
@@ -58,6 +64,7 @@ struct SingleNodeResult {
   std::vector<std::uint32_t> experts;  // global expert ids for node n
   double gain = 0.0;                   // J(B_n) as defined above (exact)
   bool used_exact_dp = false;          // combine_fast ran its pruned DP (maxplus.hpp)
+  double combine_seconds = 0.0;        // measured time of the cross-layer combination alone
 };
 
 // Memo of per-layer profiles between calls, for one Problem and one SingleNodeOptions:

@@ -10,7 +10,9 @@
 // solve prints, per algorithm: expected per-token latency, reduction versus nothing cached,
 // solve time, feasibility and (unless --brief) the placement per node and layer. --json
 // prints one object {"instance", "empty_latency_s", "algorithms": [{"name", "latency_s",
-// "reduction_s", "solve_ms", "feasible", "status", "note", "placement"}]}.
+// "reduction_s", "solve_ms", "feasible", "status", "note", "node_steps", "combine_ms",
+// "placement"}]} (node_steps and combine_ms: sgd/sgd-fast's single-node steps and the time
+// of their cross-layer combinations; 0 for the other algorithms).
 // Exit codes (cli.hpp): 2 for bad input (file, key and line named), 1 when an algorithm
 // refuses (brute force above its limit), 0 otherwise.
 #include <unistd.h>
@@ -209,6 +211,8 @@ int run_solve(const SolveCommandOptions& opt) {
                        {"feasible", feasible},
                        {"status", status},
                        {"note", r->note},
+                       {"node_steps", r->node_steps},
+                       {"combine_ms", 1e3 * r->combine_seconds},
                        {"placement", placement_json(*problem, *in, r->placement)}});
     table.add_row({name, format_seconds(r->latency_s), format_seconds(r->reduction_s),
                    format_fixed(empty > 0 ? 100.0 * r->reduction_s / empty : 0.0, 2), format_fixed(ms, 1) + " ms",

@@ -6,6 +6,7 @@
 #include "solver/local_swaps.hpp"
 #include "solver/synthetic.hpp"
 #include "tests/solver/feasibility.hpp"
+#include "tests/solver/local_moves.hpp"
 #include "tests/solver/tiny_instances.hpp"
 
 namespace slimcache::solver {
@@ -182,6 +183,28 @@ TEST(Algorithms, SgdFastStopsAfterAPassThatGainsLessThanItsThreshold) {
   EXPECT_GE(reference->reduction_s, sut->reduction_s - 1e-15);
 }
 
+TEST(Algorithms, SgdCountsItsNodeStepsAndTimesTheirCombinations) {
+  GeneratorOptions g;
+  g.nodes = 4;
+  g.clients = 2;
+  g.budget_fraction = 0.25;
+  g.samples_per_layer = 24;
+  auto in = generate_instance(*find_model_preset("olmoe-1b-7b"), g);
+  auto problem = build_problem(*in);
+
+  for (Algorithm a : {Algorithm::sgd, Algorithm::sgd_fast}) {
+    auto sut = solve(*problem, a);
+    ASSERT_TRUE(sut.has_value());
+    // Every pass of the winning ascent steps each node once; other ascents add theirs.
+    EXPECT_GE(sut->node_steps, sut->passes * g.nodes) << algorithm_name(a);
+    EXPECT_GT(sut->combine_seconds, 0.0) << algorithm_name(a);
+  }
+  auto baseline = solve(*problem, Algorithm::popularity);
+  ASSERT_TRUE(baseline.has_value());
+  EXPECT_EQ(baseline->node_steps, 0u);
+  EXPECT_EQ(baseline->combine_seconds, 0.0);
+}
+
 // OLMoE shape, 16 nodes at F = 0.1: about 6 slots per node, K = 8. No node can complete a
 // sampled set alone, so from nothing no single node's step gains anything (and the
 // baselines, which do not coordinate the nodes, complete no set either); before the
@@ -224,30 +247,11 @@ TEST(Algorithms, SgdEndsWhereNoSingleSwapOrFillPays) {
   for (Algorithm a : {Algorithm::sgd, Algorithm::sgd_fast}) {
     auto sut = solve(p, a);
     ASSERT_TRUE(sut.has_value());
-    Evaluator ev(p, sut->placement);
-    const double tolerance = 1e-9 * ev.empty_latency();
     std::size_t checked = 0;
     for (std::size_t n = 0; n < p.num_nodes; ++n) {
-      const std::uint64_t used = sut->placement.bytes_on(p, n);
-      for (std::size_t g2 = 0; g2 < p.num_experts; ++g2) {
-        if (sut->placement.has(n, g2)) continue;
-        const double gain = ev.gain_if_added(n, g2);
-        if (used + p.size[g2] <= p.budget[n]) {
-          EXPECT_LE(gain, tolerance) << algorithm_name(a) << ": filling node " << n << " with " << g2;
-          continue;
-        }
-        for (std::size_t r = 0; r < p.num_experts; ++r) {
-          if (!sut->placement.has(n, r) || used - p.size[r] + p.size[g2] > p.budget[n]) continue;
-          const double was = ev.reduction();
-          ev.remove(n, r);
-          ev.add(n, g2);
-          EXPECT_LE(ev.reduction() - was, tolerance) << algorithm_name(a) << ": node " << n << " swaps " << r
-                                                     << " for " << g2;
-          ev.remove(n, g2);
-          ev.add(n, r);
-          ++checked;
-        }
-      }
+      const auto moves = testing::paying_local_moves(p, sut->placement, n);
+      EXPECT_TRUE(moves.paying.empty()) << algorithm_name(a) << ": node " << n << " " << testing::first_moves(moves);
+      checked += moves.checked;
     }
     EXPECT_GT(checked, 1000u);
   }
@@ -275,26 +279,9 @@ TEST(Algorithms, LocalSwapsLeaveNoPayingSwapOnTheNode) {
     const double before = ev.reduction();
     moves += swaps.improve(n);
     EXPECT_GE(ev.reduction(), before - 1e-12) << label;
-    Evaluator check(p, ev.placement());
-    const double tolerance = 1e-9 * check.empty_latency();
-    const std::uint64_t used = check.placement().bytes_on(p, n);
-    ASSERT_LE(used, p.budget[n]) << label;
-    for (std::size_t add = 0; add < p.num_experts; ++add) {
-      if (check.placement().has(n, add)) continue;
-      if (used + p.size[add] <= p.budget[n]) {
-        EXPECT_LE(check.gain_if_added(n, add), tolerance) << label << " fills " << add;
-        continue;
-      }
-      for (std::size_t r = 0; r < p.num_experts; ++r) {
-        if (!check.placement().has(n, r)) continue;
-        const double was = check.reduction();
-        check.remove(n, r);
-        check.add(n, add);
-        EXPECT_LE(check.reduction() - was, tolerance) << label << " swaps " << r << " for " << add;
-        check.remove(n, add);
-        check.add(n, r);
-      }
-    }
+    ASSERT_LE(ev.placement().bytes_on(p, n), p.budget[n]) << label;
+    const auto left = testing::paying_local_moves(p, ev.placement(), n);
+    EXPECT_TRUE(left.paying.empty()) << label << " " << testing::first_moves(left);
   };
   for (const Algorithm start : {Algorithm::popularity, Algorithm::popularity_distinct, Algorithm::layer_uniform}) {
     auto placed = solve(p, start);
@@ -349,10 +336,11 @@ TEST(Algorithms, SingleNodeStepFastIsWithinEpsilonOfExactOnTheSameProfiles) {
   }
 }
 
-// The Combine::fast node step peels with block minima (BlockMin) and values chains with
-// counted maxima; both must give the exact step's chains and profiles bit for bit
-// (qwen3-30b-a3b shape: 128 experts per layer, top-8, so the peeling spans 8 blocks).
-TEST(SingleNode, FastStepBuildsTheSameChainsAndProfilesAsTheExactStep) {
+// StepKernels::fast peels with block minima (BlockMin) and values chains with counted
+// maxima; both must give the plain scans' chains and profiles bit for bit, whichever
+// combination runs (qwen3-30b-a3b shape: 128 experts per layer, top-8, so the peeling spans
+// 8 blocks). With eps = 0 the fast combination then finds the exact DP's gain.
+TEST(SingleNode, FastKernelsBuildTheSameChainsAndProfilesAsThePlainScans) {
   for (std::uint64_t seed = 1; seed <= 2; ++seed) {
     GeneratorOptions g;
     g.nodes = 4;
@@ -366,22 +354,28 @@ TEST(SingleNode, FastStepBuildsTheSameChainsAndProfilesAsTheExactStep) {
     Evaluator ev(*problem, start->placement);
     const std::size_t L = problem->num_layers;
     for (std::size_t n = 0; n < problem->num_nodes; ++n) {
-      SingleNodeOptions exact;
-      exact.combine = Combine::exact;
+      SingleNodeOptions plain;
+      plain.combine = Combine::exact;
+      plain.kernels = StepKernels::plain;
+      SingleNodeOptions fast_exact = plain;
+      fast_exact.kernels = StepKernels::fast;
       SingleNodeOptions fast;
       fast.combine = Combine::fast;
       fast.epsilon = 0.0;
-      SingleNodeCache reference_cache, cache;
+      SingleNodeCache reference_cache, exact_cache, cache;
 
-      const SingleNodeResult reference = solve_single_node(ev, n, exact, &reference_cache);
+      const SingleNodeResult reference = solve_single_node(ev, n, plain, &reference_cache);
+      const SingleNodeResult exact_sut = solve_single_node(ev, n, fast_exact, &exact_cache);
       const SingleNodeResult sut = solve_single_node(ev, n, fast, &cache);
 
       for (std::size_t l = 0; l < L; ++l) {
         const auto& want = reference_cache.layers[n * L + l];
-        const auto& got = cache.layers[n * L + l];
-        EXPECT_EQ(got.chains, want.chains) << "seed " << seed << " node " << n << " layer " << l;
-        EXPECT_EQ(got.profile, want.profile) << "seed " << seed << " node " << n << " layer " << l;
+        for (const auto* got : {&exact_cache.layers[n * L + l], &cache.layers[n * L + l]}) {
+          EXPECT_EQ(got->chains, want.chains) << "seed " << seed << " node " << n << " layer " << l;
+          EXPECT_EQ(got->profile, want.profile) << "seed " << seed << " node " << n << " layer " << l;
+        }
       }
+      EXPECT_EQ(exact_sut.experts, reference.experts) << "seed " << seed << " node " << n;
       EXPECT_NEAR(sut.gain, reference.gain, 1e-12 * std::max(reference.gain, 1e-300)) << "seed " << seed << " node " << n;
     }
   }

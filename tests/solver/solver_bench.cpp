@@ -2,6 +2,12 @@
 // Build Release. For each point prints the minimum and the median over `--repeat` runs
 // (default 5) of the wall-clock and process-CPU solve time, and the reduction; then the
 // sgd-fast/sgd reduction ratio and CPU speed-up (on the minima and on the medians).
+// Per algorithm also the node steps and the median time of their cross-layer combinations
+// (the only part where sgd-fast's accelerated (max,+) convolution differs from sgd's DP),
+// and per point the ceiling that bounds any faster combination (Amdahl):
+//   ceiling = sgd's wall time / (sgd-fast's wall time - sgd-fast's combination time),
+// the speed-up sgd-fast would have if its combination took no time at all (medians).
+// The deepseek-v3 16-node points of the report grid (2 clients, 256 sets) come last.
 //   slimcache-solver-bench [--quick] [--repeat R] [--only MODEL]   (--only: the points of one preset)
 #include <chrono>
 #include <cstdio>
@@ -44,9 +50,14 @@ int main(int argc, char** argv) {
       {"qwen3-30b-a3b", 8, 2, 1024, 0.5},
       {"qwen3-30b-a3b", 8, 2, 1024, 0.25},
       {"olmoe-1b-7b", 8, 2, 1024, 0.5},
+      {"deepseek-v3", 16, 2, 256, 0.1},
+      {"deepseek-v3", 16, 2, 256, 0.25},
+      {"deepseek-v3", 16, 2, 256, 0.5},
+      {"deepseek-v3", 16, 2, 256, 1.0},
   };
-  std::printf("%-14s %5s %7s %7s %8s  %-9s %9s %9s %9s %9s %14s  %s\n", "model", "nodes", "clients", "samples",
-              "fraction", "algorithm", "wall_min", "wall_med", "cpu_min", "cpu_med", "reduction_ms", "note");
+  std::printf("%-14s %5s %7s %7s %8s  %-9s %9s %9s %9s %9s %14s %6s %11s  %s\n", "model", "nodes", "clients",
+              "samples", "fraction", "algorithm", "wall_min", "wall_med", "cpu_min", "cpu_med", "reduction_ms", "steps",
+              "combine_med", "note");
   auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
     const std::size_t n = v.size();
@@ -62,10 +73,10 @@ int main(int argc, char** argv) {
     g.seed = 1;
     auto in = generate_instance(*find_model_preset(pt.model), g);
     auto p = build_problem(*in);
-    double fast_red = 0.0, fast_min = 0.0, fast_med = 0.0;
+    double fast_red = 0.0, fast_min = 0.0, fast_med = 0.0, fast_wall_med = 0.0, fast_combine_med = 0.0;
     for (Algorithm a : {Algorithm::sgd_fast, Algorithm::sgd}) {
       if (quick && a == Algorithm::sgd) continue;
-      std::vector<double> walls, cpus;
+      std::vector<double> walls, cpus, combines;
       SolveResult r;
       for (int k = 0; k < repeat; ++k) {
         const auto w0 = std::chrono::steady_clock::now();
@@ -77,20 +88,27 @@ int main(int argc, char** argv) {
         r = *res;
         walls.push_back(std::chrono::duration<double, std::milli>(w1 - w0).count());
         cpus.push_back(1e3 * static_cast<double>(c1 - c0) / CLOCKS_PER_SEC);
+        combines.push_back(1e3 * res->combine_seconds);
       }
       const double cpu_min = *std::min_element(cpus.begin(), cpus.end()), cpu_med = median(cpus);
-      std::printf("%-14s %5zu %7zu %7zu %8.2f  %-9s %9.1f %9.1f %9.1f %9.1f %14.4f  %s\n", pt.model, pt.nodes,
-                  pt.clients, pt.samples, pt.fraction, std::string(algorithm_name(a)).c_str(),
-                  *std::min_element(walls.begin(), walls.end()), median(walls), cpu_min, cpu_med, r.reduction_s * 1e3,
-                  r.note.c_str());
+      const double wall_med = median(walls), combine_med = median(combines);
+      std::printf("%-14s %5zu %7zu %7zu %8.2f  %-9s %9.1f %9.1f %9.1f %9.1f %14.4f %6zu %11.1f  %s\n", pt.model,
+                  pt.nodes, pt.clients, pt.samples, pt.fraction, std::string(algorithm_name(a)).c_str(),
+                  *std::min_element(walls.begin(), walls.end()), wall_med, cpu_min, cpu_med, r.reduction_s * 1e3,
+                  r.node_steps, combine_med, r.note.c_str());
       if (a == Algorithm::sgd_fast) {
         fast_red = r.reduction_s;
         fast_min = cpu_min;
         fast_med = cpu_med;
+        fast_wall_med = wall_med;
+        fast_combine_med = combine_med;
       } else {
-        std::printf("%-14s   sgd-fast/sgd: reduction %.5f, cpu speed-up %.2fx (minima) %.2fx (medians)\n", pt.model,
-                    r.reduction_s > 0 ? fast_red / r.reduction_s : 1.0, fast_min > 0 ? cpu_min / fast_min : 0.0,
-                    fast_med > 0 ? cpu_med / fast_med : 0.0);
+        const double rest = fast_wall_med - fast_combine_med;
+        std::printf("%-14s   sgd-fast/sgd: reduction %.5f, cpu speed-up %.2fx (minima) %.2fx (medians); "
+                    "combination %.1f%% of sgd, %.1f%% of sgd-fast; ceiling with a free combination %.2fx\n",
+                    pt.model, r.reduction_s > 0 ? fast_red / r.reduction_s : 1.0, fast_min > 0 ? cpu_min / fast_min : 0.0,
+                    fast_med > 0 ? cpu_med / fast_med : 0.0, wall_med > 0 ? 100.0 * combine_med / wall_med : 0.0,
+                    fast_wall_med > 0 ? 100.0 * fast_combine_med / fast_wall_med : 0.0, rest > 0 ? wall_med / rest : 0.0);
       }
       std::fflush(stdout);
     }

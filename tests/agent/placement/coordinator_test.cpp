@@ -11,6 +11,7 @@
 #include "solver/evaluator.hpp"
 #include "solver/model_presets.hpp"
 #include "solver/synthetic.hpp"
+#include "tests/solver/local_moves.hpp"
 
 namespace slimcache::agent::placement {
 namespace {
@@ -159,25 +160,9 @@ TEST(PlacementCoordinator, NodeStepEndsWhereNoSingleSwapOrFillPays) {
       used += p->size[e];
     }
     ASSERT_LE(used, p->budget[self]);
-    solver::Evaluator ev(*p, x);
-    const double tolerance = 1e-9 * ev.empty_latency();
-    for (std::size_t add = 0; add < p->num_experts; ++add) {
-      if (x.has(self, add)) continue;
-      if (used + p->size[add] <= p->budget[self]) {
-        EXPECT_LE(ev.gain_if_added(self, add), tolerance) << "node " << self << " fills " << add;
-        continue;
-      }
-      for (std::size_t drop = 0; drop < p->num_experts; ++drop) {
-        if (!x.has(self, drop)) continue;
-        const double was = ev.reduction();
-        ev.remove(self, drop);
-        ev.add(self, add);
-        EXPECT_LE(ev.reduction() - was, tolerance) << "node " << self << " swaps " << drop << " for " << add;
-        ev.remove(self, add);
-        ev.add(self, drop);
-        ++checked;
-      }
-    }
+    const auto moves = solver::testing::paying_local_moves(*p, x, self);
+    EXPECT_TRUE(moves.paying.empty()) << "node " << self << " " << solver::testing::first_moves(moves);
+    checked += moves.checked;
   }
   EXPECT_GT(checked, 1000u);
 }
