@@ -277,7 +277,10 @@ struct LayerSolver {
           const auto mem = p.members(s);
           for (std::uint64_t mask = needed[s]; mask != 0; mask &= mask - 1) {
             const std::size_t he = mem[static_cast<std::size_t>(std::countr_zero(mask))] - gb;
-            if (dens[he] == k_removed) continue;
+            // fast: a peeled expert's sets all died when it was peeled (its bit is set in the
+            // mask of exactly those of its sets it would speed up, and those are the sets
+            // killed), so an alive set's mask holds no peeled expert but e itself.
+            if (fast_impl ? he == e : dens[he] == k_removed) continue;
             score[he] -= v;
             if (fast_impl) heads->lower(he, score[he] * inv_units[he]);
             else dens[he] = score[he] * inv_units[he];
