@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <string_view>
+
 #include "solver/evaluator.hpp"
 #include "solver/local_swaps.hpp"
 #include "solver/synthetic.hpp"
@@ -11,6 +14,22 @@
 
 namespace slimcache::solver {
 namespace {
+
+// A synthetic instance of a model preset with 2 clients (the generator's defaults otherwise).
+std::optional<Problem> preset_problem(std::string_view model, std::size_t nodes, double budget_fraction,
+                                      std::size_t samples_per_layer, std::uint64_t seed = 1) {
+  GeneratorOptions g;
+  g.nodes = nodes;
+  g.clients = 2;
+  g.budget_fraction = budget_fraction;
+  g.samples_per_layer = samples_per_layer;
+  g.seed = seed;
+  auto in = generate_instance(*find_model_preset(model), g);
+  if (!in) return std::nullopt;
+  auto problem = build_problem(*in);
+  if (!problem) return std::nullopt;
+  return std::move(*problem);
+}
 
 // Golden 1: one node (remote: 1 ms rtt + 2 ms transfer + 3 ms exec = 6 ms), fallback 50 ms,
 // K = 2, sets {0,1}: 0.5, {1,2}: 0.3, {0,2}: 0.2, room for two experts.
@@ -120,13 +139,7 @@ TEST(Algorithms, SgdWarmStartedAfterABudgetGrowsNeverEndsBelowItsStart) {
 }
 
 TEST(Algorithms, HugeMigrationCostKeepsTheCurrentPlacement) {
-  GeneratorOptions g;
-  g.nodes = 4;
-  g.clients = 2;
-  g.budget_fraction = 0.3;
-  g.samples_per_layer = 32;
-  auto in = generate_instance(*find_model_preset("olmoe-1b-7b"), g);
-  auto problem = build_problem(*in);
+  auto problem = preset_problem("olmoe-1b-7b", 4, 0.3, 32);
   auto current = solve(*problem, Algorithm::popularity);
   SolveOptions o;
   o.warm_start = &current->placement;
@@ -161,13 +174,7 @@ TEST(Algorithms, SingleNodeStepWithOthersFixedNeverLosesToItsCurrentContent) {
 }
 
 TEST(Algorithms, SgdFastStopsAfterAPassThatGainsLessThanItsThreshold) {
-  GeneratorOptions g;
-  g.nodes = 4;
-  g.clients = 2;
-  g.budget_fraction = 0.25;
-  g.samples_per_layer = 24;
-  auto in = generate_instance(*find_model_preset("olmoe-1b-7b"), g);
-  auto problem = build_problem(*in);
+  auto problem = preset_problem("olmoe-1b-7b", 4, 0.25, 24);
   SolveOptions one_pass;
   one_pass.fast_min_relative_gain = 1.0;  // the first pass gains J itself: never more than 1.0 * J
   SolveOptions until_stable;
@@ -184,19 +191,14 @@ TEST(Algorithms, SgdFastStopsAfterAPassThatGainsLessThanItsThreshold) {
 }
 
 TEST(Algorithms, SgdCountsItsNodeStepsAndTimesTheirCombinations) {
-  GeneratorOptions g;
-  g.nodes = 4;
-  g.clients = 2;
-  g.budget_fraction = 0.25;
-  g.samples_per_layer = 24;
-  auto in = generate_instance(*find_model_preset("olmoe-1b-7b"), g);
-  auto problem = build_problem(*in);
+  auto problem = preset_problem("olmoe-1b-7b", 4, 0.25, 24);
+  ASSERT_TRUE(problem.has_value());
 
   for (Algorithm a : {Algorithm::sgd, Algorithm::sgd_fast}) {
     auto sut = solve(*problem, a);
     ASSERT_TRUE(sut.has_value());
     // Every pass of the winning ascent steps each node once; other ascents add theirs.
-    EXPECT_GE(sut->node_steps, sut->passes * g.nodes) << algorithm_name(a);
+    EXPECT_GE(sut->node_steps, sut->passes * problem->num_nodes) << algorithm_name(a);
     EXPECT_GT(sut->combine_seconds, 0.0) << algorithm_name(a);
   }
   auto baseline = solve(*problem, Algorithm::popularity);
@@ -232,15 +234,8 @@ TEST(Algorithms, NodesTooSmallForASetCompleteSetsTogether) {
 // algorithm's pruning: every fill and every swap of one held expert for another, on every
 // node, valued exactly with a fresh evaluator; none may still improve the result.
 TEST(Algorithms, SgdEndsWhereNoSingleSwapOrFillPays) {
-  GeneratorOptions g;
-  g.nodes = 4;
-  g.clients = 2;
-  g.budget_fraction = 0.1;
-  g.samples_per_layer = 16;
-  g.seed = 4;  // the ascent alone ends 1.4% lower, where swapping pays
-  auto in = generate_instance(*find_model_preset("olmoe-1b-7b"), g);
-  ASSERT_TRUE(in.has_value());
-  auto problem = build_problem(*in);
+  // Seed 4: the ascent alone ends 1.4% lower, where swapping pays.
+  auto problem = preset_problem("olmoe-1b-7b", 4, 0.1, 16, 4);
   ASSERT_TRUE(problem.has_value());
   const Problem& p = *problem;
   ASSERT_GT(p.num_nodes * p.num_experts, 256u);
@@ -263,15 +258,7 @@ TEST(Algorithms, SgdEndsWhereNoSingleSwapOrFillPays) {
 // the values the earlier moves left), and node n's single-node step with the others fixed
 // (as the daemon's node step calls it).
 TEST(Algorithms, LocalSwapsLeaveNoPayingSwapOnTheNode) {
-  GeneratorOptions g;
-  g.nodes = 4;
-  g.clients = 2;
-  g.budget_fraction = 0.1;
-  g.samples_per_layer = 16;
-  g.seed = 4;
-  auto in = generate_instance(*find_model_preset("olmoe-1b-7b"), g);
-  ASSERT_TRUE(in.has_value());
-  auto problem = build_problem(*in);
+  auto problem = preset_problem("olmoe-1b-7b", 4, 0.1, 16, 4);
   ASSERT_TRUE(problem.has_value());
   const Problem& p = *problem;
   std::size_t moves = 0;
@@ -305,14 +292,7 @@ TEST(Algorithms, LocalSwapsLeaveNoPayingSwapOnTheNode) {
 
 TEST(Algorithms, SingleNodeStepFastIsWithinEpsilonOfExactOnTheSameProfiles) {
   for (std::uint64_t seed = 1; seed <= 2; ++seed) {
-    GeneratorOptions g;
-    g.nodes = 3;
-    g.clients = 2;
-    g.budget_fraction = 0.5;
-    g.samples_per_layer = 24;
-    g.seed = seed;
-    auto in = generate_instance(*find_model_preset("deepseek-v2-lite"), g);
-    auto problem = build_problem(*in);
+    auto problem = preset_problem("deepseek-v2-lite", 3, 0.5, 24, seed);
     auto start = solve(*problem, Algorithm::popularity_distinct);
     Evaluator ev(*problem);
     ev.reset(start->placement);
@@ -342,14 +322,7 @@ TEST(Algorithms, SingleNodeStepFastIsWithinEpsilonOfExactOnTheSameProfiles) {
 // 8 blocks). With eps = 0 the fast combination then finds the exact DP's gain.
 TEST(SingleNode, FastKernelsBuildTheSameChainsAndProfilesAsThePlainScans) {
   for (std::uint64_t seed = 1; seed <= 2; ++seed) {
-    GeneratorOptions g;
-    g.nodes = 4;
-    g.clients = 2;
-    g.budget_fraction = seed == 1 ? 0.25 : 1.0;
-    g.samples_per_layer = 32;
-    g.seed = seed;
-    auto in = generate_instance(*find_model_preset("qwen3-30b-a3b"), g);
-    auto problem = build_problem(*in);
+    auto problem = preset_problem("qwen3-30b-a3b", 4, seed == 1 ? 0.25 : 1.0, 32, seed);
     auto start = solve(*problem, Algorithm::popularity_distinct);
     Evaluator ev(*problem, start->placement);
     const std::size_t L = problem->num_layers;
