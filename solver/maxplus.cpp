@@ -234,9 +234,20 @@ Combination combine_fast(std::span<const std::vector<double>> profiles, std::siz
     constexpr double k_none = -std::numeric_limits<double>::infinity();
     std::vector<double> cur(capacity + 1, 0.0), next(capacity + 1);
     std::vector<std::uint32_t> choice(L * (capacity + 1), 0);
+    // Windows (same values and choices, less work): after layer l only c >= C - rest[l + 1]
+    // is ever read (rest[l] = the largest kept points of layers l.. summed), and G_l is flat
+    // from reach_l (the largest kept points of layers ..l summed) on, with the same choice,
+    // since every kept point then fits. cand[l] is ascending and never empty (it keeps the
+    // current units).
+    std::vector<std::size_t> rest(L + 1, 0);
+    for (std::size_t l = L; l-- > 0;) rest[l] = rest[l + 1] + cand[l].back();
+    std::size_t reach = 0;
     for (std::size_t l = 0; l < L; ++l) {
       const auto& g = profiles[l];
-      for (std::size_t c = 0; c <= capacity; ++c) {
+      reach += cand[l].back();
+      const std::size_t hi = std::min(capacity, reach);
+      const std::size_t lo = std::min(hi, capacity > rest[l + 1] ? capacity - rest[l + 1] : 0);
+      for (std::size_t c = lo; c <= hi; ++c) {
         double best = k_none;
         std::uint32_t arg = 0;
         for (const std::size_t k : cand[l]) {
@@ -249,6 +260,10 @@ Combination combine_fast(std::span<const std::vector<double>> profiles, std::siz
         }
         next[c] = best;
         choice[l * (capacity + 1) + c] = arg;
+      }
+      for (std::size_t c = hi + 1; c <= capacity; ++c) {
+        next[c] = next[hi];
+        choice[l * (capacity + 1) + c] = choice[l * (capacity + 1) + hi];
       }
       std::swap(cur, next);
     }
