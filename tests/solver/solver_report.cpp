@@ -9,8 +9,9 @@
 // gap to the MILP optimum where GLPK proves it within its time limit. Then the summary
 // against the targets: tiny instances vs brute force, sgd-fast vs sgd, sgd-fast vs the
 // best baseline, and sgd-fast's speed-up over sgd on the deepseek-v3 16-node points with its
-// ceiling if the combination took no time. --quick: nodes {4}, fractions {0.1, 0.5}, no deepseek-v3. The trace
-// defaults to $SLIMCACHE_TRACES_DIR/olmoe-decode/trace_olmoe_299.jsonl (skipped if absent).
+// ceiling if the combination took no time. --quick: nodes {4}, fractions {0.1, 0.5}, no
+// deepseek-v3. The trace defaults to
+// $SLIMCACHE_TRACES_DIR/olmoe-decode/trace_olmoe_299.jsonl (skipped if absent).
 // Build Release; single-threaded.
 #include <algorithm>
 #include <chrono>
