@@ -17,15 +17,21 @@
 //      fractionally, gives an upper bound UB >= OPT (LP relaxation of the envelopes).
 //   3. Repair: a few swaps (give back the flattest segments of other layers for a segment
 //      that did not fit), then spend the leftover units on the real profiles.
-//   4. Certificate: if value >= (1 - eps) * UB the answer is returned. Else a tighter bound,
-//      branching on the layer f the LP took fractionally: UB2 = max_k g_f(k) + LP_{-f}(C - k)
-//      >= OPT (O(|g_f| log P)); certificate again.
+//   4. Certificate: if value >= (1 - eps) * UB the answer is returned. Else a better
+//      incumbent: the exact DP with units in blocks of b = ceil(C / 64) (points at multiples
+//      of b), then the leftover spent as in 3; O(L * 64 * P_l / b). On step-shaped
+//      profiles the greedy of 2-3 can end tens of percent below OPT (a layer whose next
+//      hull segment does not fit gets nothing more) where the coarse DP is within about a
+//      percent; certificate again. Else a tighter bound, branching on the layer f the LP
+//      took fractionally: UB2 = max_k g_f(k) + LP_{-f}(C - k) >= OPT (O(|g_f| log P));
+//      certificate again.
 //   5. Else a pruned exact DP (reduced-cost fixing): layer l at k units caps any allocation
 //      at g_l(k) + LP_{-l}(C - k); points capped below value / (1 - eps), and points where
 //      the staircase is flat, are dropped (the current point of each layer is kept); the DP
-//      over the kept points returns >= min(OPT, value / (1 - eps)) and >= value.
-//      O(L * (S + C)) for the caps (S = envelope segments) + O(C * kept points); on the
-//      node-step profiles a few points per layer survive instead of the whole profile.
+//      over the kept points returns >= min(OPT, value / (1 - eps)) and >= value. The better
+//      the incumbent `value`, the fewer points survive. O(L * (S + C)) for the caps
+//      (S = envelope segments) + O(C * kept points), each layer's row only over the
+//      capacities later layers can read.
 //   Guarantee (always): value >= (1 - eps) * OPT; with eps = 0 the answer is optimal. When
 //   every profile is concave the greedy is exact and the certificate holds at step 4.
 //   used_exact_dp reports that step 5 ran.
