@@ -110,37 +110,18 @@ constexpr std::size_t k_coarse_cells = 64;
 Combination coarse_allocation(std::span<const std::vector<double>> profiles, std::size_t capacity) {
   const std::size_t L = profiles.size();
   const std::size_t b = std::max<std::size_t>(1, (capacity + k_coarse_cells - 1) / k_coarse_cells);
-  const std::size_t cells = capacity / b;
-  std::vector<double> cur(cells + 1, 0.0), next(cells + 1);
-  std::vector<std::uint32_t> choice(L * (cells + 1), 0);
+  std::vector<std::vector<double>> coarse(L);
+  for (std::size_t l = 0; l < L; ++l)
+    for (std::size_t k = 0; k < profiles[l].size(); k += b) coarse[l].push_back(profiles[l][k]);
+  Combination out = combine_exact(coarse, capacity / b);
+  std::size_t used = 0;
+  out.value = 0.0;
   for (std::size_t l = 0; l < L; ++l) {
-    const auto& g = profiles[l];
-    const std::size_t jmax = g.empty() ? 0 : (g.size() - 1) / b;
-    for (std::size_t c = 0; c <= cells; ++c) {
-      double best = cur[c] + (g.empty() ? 0.0 : g[0]);
-      std::uint32_t arg = 0;
-      for (std::size_t j = 1; j <= std::min(c, jmax); ++j) {
-        const double v = cur[c - j] + g[j * b];
-        if (v > best) {
-          best = v;
-          arg = static_cast<std::uint32_t>(j);
-        }
-      }
-      next[c] = best;
-      choice[l * (cells + 1) + c] = arg;
-    }
-    std::swap(cur, next);
+    out.units[l] *= b;
+    used += out.units[l];
+    out.value += profiles[l].empty() ? 0.0 : profiles[l][out.units[l]];
   }
-  Combination out;
-  out.units.assign(L, 0);
-  std::size_t c = cells, used = 0;
-  for (std::size_t l = L; l-- > 0;) {
-    const std::size_t j = choice[l * (cells + 1) + c];
-    out.units[l] = j * b;
-    used += j * b;
-    c -= j;
-  }
-  for (std::size_t l = 0; l < L; ++l) out.value += profiles[l].empty() ? 0.0 : profiles[l][out.units[l]];
+  out.used_exact_dp = false;
   spend_leftover(profiles, out, capacity - used);
   return out;
 }
