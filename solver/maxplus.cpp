@@ -77,7 +77,7 @@ std::vector<std::size_t> hull(const std::vector<double>& g) {
 }
 
 // Repair: spend the `left` units on the real profiles, best single extension first (at most
-// one extension per layer's worth of rounds).
+// L rounds).
 void spend_leftover(std::span<const std::vector<double>> profiles, Combination& out, std::size_t left) {
   const std::size_t L = profiles.size();
   for (std::size_t round = 0; round < L && left > 0; ++round) {
@@ -121,7 +121,6 @@ Combination coarse_allocation(std::span<const std::vector<double>> profiles, std
     used += out.units[l];
     out.value += profiles[l].empty() ? 0.0 : profiles[l][out.units[l]];
   }
-  out.used_exact_dp = false;
   spend_leftover(profiles, out, capacity - used);
   return out;
 }
